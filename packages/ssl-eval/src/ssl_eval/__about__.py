@@ -1,0 +1,3 @@
+"""Version of ssl-eval."""
+
+__version__ = "0.1.0"

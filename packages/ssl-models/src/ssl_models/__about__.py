@@ -1,0 +1,3 @@
+"""Version of ssl-models."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,3 @@
+"""Version of ssl-train."""
+
+__version__ = "0.1.0"
