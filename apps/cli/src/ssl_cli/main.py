@@ -1,0 +1,203 @@
+"""The `ssl` command: wiring of the ssl-* packages (typer + rich). No ML logic lives here."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+
+from ssl_cli.errors import EXPECTED_ERRORS, UsageError, fail
+
+__all__ = ["app", "main"]
+
+app = typer.Typer(
+    name="ssl",
+    help="Self-supervised visual representation learning: pretrain, benchmark, convert.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+recipes_app = typer.Typer(help="List and show the training recipes.", no_args_is_help=True)
+app.add_typer(recipes_app, name="recipes")
+
+OVERRIDES_HELP = "Recipe values to override, as dotted key=value (e.g. optim.lr=0.3 train.epochs=2)."
+
+
+def _load_recipe_config(recipe: str, overrides: list[str] | None, data: str | None, config_file: Path | None):
+    import ssl_train
+
+    spec = ssl_train.get_recipe(recipe)
+    items = list(overrides or [])
+    if data is not None:
+        items.insert(0, f"data.source={data}")
+    return ssl_train.load_config(spec.config_class(), items, config_file)
+
+
+@app.command()
+def run(
+    recipe: str = typer.Argument(..., help="Recipe name (see `ssl recipes list`)."),
+    overrides: Optional[List[str]] = typer.Argument(None, help=OVERRIDES_HELP, show_default=False),
+    data: Optional[str] = typer.Option(None, "--data", help="fashion-mnist (default), digits, or an image folder."),
+    out: Path = typer.Option(None, "--out", help="Run folder [default: runs/RECIPE]."),
+    config_file: Optional[Path] = typer.Option(None, "--config", help="YAML file with recipe values."),
+    resume: bool = typer.Option(False, "--resume", help="Continue the run in OUT from its last checkpoint."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace a previous run in OUT."),
+    progress: bool = typer.Option(True, "--progress/--no-progress", help="Progress bar on stderr."),
+) -> None:
+    """Pretrain, then benchmark (kNN + linear probe) against the same trunk at random init.
+
+    Writes OUT/results.json, OUT/report.md, OUT/loss_curve.png, OUT/config.yaml, OUT/checkpoints/.
+    """
+    from ssl_cli.run_job import check_out_dir, run_recipe
+
+    cfg = _load_recipe_config(recipe, overrides, data, config_file)
+    out = out or Path("runs") / recipe
+    check_out_dir(out, resume, overwrite)
+    results = run_recipe(recipe, cfg, out, resume=resume, progress=progress)
+    knn = results["benchmarks"].get("knn", {}).get("top1")
+    base = results.get("random_init", {}).get("knn", {}).get("top1")
+    typer.echo(f"wrote {out / 'results.json'} and {out / 'report.md'}")
+    if knn is not None:
+        line = f"kNN top-1: pretrained {knn:.2f} %"
+        if base is not None:
+            line += f", random init {base:.2f} %"
+        typer.echo(line)
+
+
+@app.command()
+def pretrain(
+    recipe: str = typer.Argument(..., help="Recipe name (see `ssl recipes list`)."),
+    overrides: Optional[List[str]] = typer.Argument(None, help=OVERRIDES_HELP, show_default=False),
+    data: Optional[str] = typer.Option(None, "--data", help="fashion-mnist (default), digits, or an image folder."),
+    out: Path = typer.Option(..., "--out", help="Run folder."),
+    config_file: Optional[Path] = typer.Option(None, "--config", help="YAML file with recipe values."),
+    resume: bool = typer.Option(False, "--resume", help="Continue from OUT/checkpoints/last.pt."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace a previous run in OUT."),
+    progress: bool = typer.Option(True, "--progress/--no-progress", help="Progress bar on stderr."),
+) -> None:
+    """Pretrain only; the model lands in OUT/checkpoints/final.pt."""
+    import ssl_train
+    from ssl_cli.run_job import check_out_dir
+
+    cfg = _load_recipe_config(recipe, overrides, data, config_file)
+    check_out_dir(out, resume, overwrite)
+    result = ssl_train.pretrain(recipe, cfg, out, resume=resume, progress=progress)
+    typer.echo(f"pretrained {result.epochs} epochs in {result.minutes:.1f} min, final loss {result.final_loss:.4f}")
+    typer.echo(f"model: {result.checkpoint}")
+
+
+@app.command()
+def benchmark(
+    suite: str = typer.Argument(..., help="knn, linear, or all."),
+    checkpoint: Path = typer.Option(..., "--checkpoint", "-c", help="A checkpoint written by ssl (final.pt)."),
+    data: str = typer.Option("fashion-mnist", "--data", help="fashion-mnist, digits, or an image folder."),
+    image_size: int = typer.Option(0, "--image-size", help="Image side [default: the checkpoint's recipe]."),
+    out: Optional[Path] = typer.Option(None, "--out", help="Write OUT/results.json (else print JSON)."),
+    overrides: Optional[List[str]] = typer.Argument(None, help="Protocol values, e.g. knn_k=20 linear_epochs=10."),
+) -> None:
+    """Benchmark a checkpoint's trunk with the kNN and/or linear-probe protocol."""
+    import ssl_eval
+    import ssl_train
+    from ssl_models import checkpoint as ckpt_format
+
+    from ssl_cli.run_job import benchmark_trunk
+
+    suites = {"knn": ("knn",), "linear": ("linear",), "all": ("knn", "linear")}
+    if suite not in suites:
+        raise UsageError(f"unknown benchmark suite {suite!r}; choose one of {', '.join(suites)}")
+    protocol = ssl_train.load_config(ssl_train.config.BenchmarkConfig(), list(overrides or []))
+    payload = ckpt_format.load_checkpoint(checkpoint)
+    trunk = ckpt_format.trunk_from_checkpoint(payload)
+    recipe_cfg = ((payload.get("recipe") or {}).get("config") or {}).get("data", {})
+    size = image_size or int(recipe_cfg.get("image_size", 0)) or 224
+    train = ssl_train.load_split(data, "train", size)
+    test = ssl_train.load_split(data, "test", size)
+    results = {"checkpoint": str(checkpoint), "data": {"source": train.source, "image_size": size},
+               "benchmarks": benchmark_trunk(trunk, train, test, protocol, suites[suite])}
+    if out is not None:
+        ssl_eval.write_results(out, results)
+        typer.echo(f"wrote {out / 'results.json'}")
+    else:
+        typer.echo(json.dumps(results, indent=2))
+
+
+@app.command()
+def convert(
+    src: Path = typer.Argument(..., metavar="IN", help="Checkpoint to convert."),
+    dst: Path = typer.Argument(..., metavar="OUT", help="File to write."),
+    to: str = typer.Option(..., "--to", help="ssl, torchvision, vissl, detectron2, classy or timm."),
+    from_: Optional[str] = typer.Option(None, "--from", help="Input format [default: detected]."),
+    verify: bool = typer.Option(False, "--verify", help="Compare outputs of source and converted model."),
+    arch: Optional[str] = typer.Option(None, "--arch", help="Architecture of a checkpoint that does not name it."),
+    unsafe_load: bool = typer.Option(False, "--unsafe-load", help="Allow pickle loading (trusted files only)."),
+) -> None:
+    """Convert a checkpoint between formats, reporting every key that was not carried over."""
+    import inspect
+
+    import ssl_convert
+
+    kwargs = {"to": to, "from_": from_, "verify": verify}
+    params = inspect.signature(ssl_convert.convert).parameters
+    if "allow_unsafe_load" in params:
+        kwargs["allow_unsafe_load"] = unsafe_load
+    if arch is not None:
+        if "arch" not in params:
+            raise UsageError("--arch is not supported by this version of ssl-convert")
+        kwargs["arch"] = arch
+    report = ssl_convert.convert(src, dst, **kwargs)
+    typer.echo(str(report))
+
+
+@recipes_app.command("list")
+def recipes_list() -> None:
+    """Names and one-line summaries of all recipes."""
+    import ssl_train
+
+    for name in ssl_train.list_recipes():
+        typer.echo(f"{name:12s} {ssl_train.get_recipe(name).summary}")
+
+
+@recipes_app.command("show")
+def recipes_show(recipe: str = typer.Argument(..., help="Recipe name.")) -> None:
+    """The recipe's default config as YAML (every key that can be overridden)."""
+    import ssl_train
+
+    spec = ssl_train.get_recipe(recipe)
+    typer.echo(ssl_train.config_to_yaml(spec.config_class()), nl=False)
+
+
+@app.command()
+def env() -> None:
+    """Versions, threads and the datasets found on this machine."""
+    import importlib.metadata as md
+    import platform
+
+    import torch
+
+    lines = [f"python {platform.python_version()} on {platform.machine()}", f"torch {torch.__version__}, "
+             f"{torch.get_num_threads()} threads, cuda {'yes' if torch.cuda.is_available() else 'no'}"]
+    for dist in ("ssl-losses", "ssl-models", "ssl-data", "ssl-train", "ssl-eval", "ssl-convert", "ssl-cli"):
+        try:
+            lines.append(f"{dist} {md.version(dist)}")
+        except md.PackageNotFoundError:
+            lines.append(f"{dist} not installed")
+    fmnist = Path("/usr/share/datasets/fashion-mnist")
+    lines.append(f"fashion-mnist: {'found at ' + str(fmnist) if fmnist.is_dir() else 'not found (digits fallback)'}")
+    typer.echo("\n".join(lines))
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point of the `ssl` console script."""
+    try:
+        app(args=argv, prog_name="ssl")
+    except KeyboardInterrupt:
+        fail("interrupted; continue with --resume", code=130)
+    except EXPECTED_ERRORS as exc:
+        fail(str(exc))
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

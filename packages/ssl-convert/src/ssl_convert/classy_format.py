@@ -1,0 +1,100 @@
+"""ClassyVision ResNe(X)t checkpoints <-> ssl-models weights (VISSL's published key map).
+
+| ssl-models / torchvision | ClassyVision |
+| --- | --- |
+| ``conv1.weight`` | ``initial_block._module.0.weight`` |
+| ``bn1.*`` | ``initial_block._module.1.*`` |
+| ``layer{s}.{j}.conv1/conv2/conv3.weight`` | ``blocks.{s-1}.block{s-1}-{j}.convolutional_block.0/3/6.weight`` |
+| ``layer{s}.{j}.bn1.*`` / ``bn2.*`` | ``...convolutional_block.1.*`` / ``...convolutional_block.4.*`` |
+| ``layer{s}.{j}.bn3.*`` | ``blocks.{s-1}.block{s-1}-{j}.bn.*`` |
+| ``layer{s}.{j}.downsample.0/1.*`` | ``blocks.{s-1}.block{s-1}-{j}.shortcut.0/1.*`` |
+
+Bottleneck ResNe(X)ts only (depth 50, 101, 152, 200; any width and cardinality). The file is
+``{"classy_state_dict": {"base_model": {"model": {"trunk": ..., "heads": {}}}}}`` plus the
+``ssl_convert`` entry that names the trunk (ignored by ClassyVision). Heads are dropped and listed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from torch import Tensor
+
+from ssl_convert.errors import FormatError
+from ssl_convert.keymap import MappedState, map_keys, template_rule
+from ssl_convert.weights import Weights, head_keys
+
+__all__ = ["CLASSY_RESNET_KEYS", "classy_to_ours", "is_classy_trunk", "ours_to_classy", "read_classy", "write_classy"]
+
+
+def _pairs() -> tuple[tuple[str, str], ...]:
+    pairs = [("conv1.weight", "initial_block._module.0.weight"), ("bn1.{p}", "initial_block._module.1.{p}")]
+    for s in range(1, 5):
+        ours, classy = f"layer{s}.{{j}}", f"blocks.{s - 1}.block{s - 1}-{{j}}"
+        pairs += [
+            (f"{ours}.conv1.weight", f"{classy}.convolutional_block.0.weight"),
+            (f"{ours}.bn1.{{p}}", f"{classy}.convolutional_block.1.{{p}}"),
+            (f"{ours}.conv2.weight", f"{classy}.convolutional_block.3.weight"),
+            (f"{ours}.bn2.{{p}}", f"{classy}.convolutional_block.4.{{p}}"),
+            (f"{ours}.conv3.weight", f"{classy}.convolutional_block.6.weight"),
+            (f"{ours}.bn3.{{p}}", f"{classy}.bn.{{p}}"),
+            (f"{ours}.downsample.0.weight", f"{classy}.shortcut.0.weight"),
+            (f"{ours}.downsample.1.{{p}}", f"{classy}.shortcut.1.{{p}}"),
+        ]
+    return tuple(pairs)
+
+
+#: (ssl-models name template, ClassyVision name template).
+CLASSY_RESNET_KEYS: tuple[tuple[str, str], ...] = _pairs()
+
+
+def is_classy_trunk(state: Mapping[str, object]) -> bool:
+    """ClassyVision ResNe(X)t trunk keys (``initial_block._module.0.weight``)."""
+    return "initial_block._module.0.weight" in state
+
+
+def ours_to_classy(state: Mapping[str, Tensor]) -> MappedState:
+    """ssl-models bottleneck ResNe(X)t trunk -> ClassyVision trunk keys."""
+    if "layer1.0.conv1.weight" in state and "layer1.0.conv3.weight" not in state:
+        raise FormatError("ClassyVision conversion supports bottleneck ResNe(X)ts only (depth 50 and up)")
+    return map_keys(state, template_rule(CLASSY_RESNET_KEYS), what="ResNet trunk")
+
+
+def classy_to_ours(state: Mapping[str, Tensor]) -> MappedState:
+    """ClassyVision ResNe(X)t trunk keys -> ssl-models (torchvision) names."""
+    return map_keys(state, template_rule(CLASSY_RESNET_KEYS, reverse=True), what="ClassyVision trunk")
+
+
+def read_classy(obj: object) -> Weights:
+    """A loaded ClassyVision checkpoint (or a bare trunk state dict) -> :class:`Weights`."""
+    meta = None
+    if isinstance(obj, Mapping) and "classy_state_dict" in obj:
+        try:
+            model = obj["classy_state_dict"]["base_model"]["model"]
+            trunk, heads = dict(model["trunk"]), dict(model.get("heads") or {})
+        except (KeyError, TypeError):
+            raise FormatError("classy_state_dict without base_model.model.trunk") from None
+        meta = obj.get("ssl_convert")
+    elif isinstance(obj, Mapping):
+        trunk, heads = dict(obj), {}
+    else:
+        raise FormatError("a ClassyVision checkpoint is a dict")
+    mapped = classy_to_ours(trunk)
+    out = Weights(dict(mapped.state), dropped=mapped.dropped, unconverted=mapped.unconverted)  # type: ignore[arg-type]
+    out.dropped += [f"heads.{k}" for k in heads]
+    if heads:
+        out.notes.append("ClassyVision heads are not converted; their weights are dropped")
+    if isinstance(meta, Mapping):
+        out.trunk_name, out.trunk_kwargs = meta["trunk"]["name"], dict(meta["trunk"]["kwargs"])
+    return out
+
+
+def write_classy(payload: Mapping[str, Any]) -> tuple[dict[str, Any], list[str]]:
+    """The ClassyVision checkpoint dict of an ssl checkpoint, and the head keys left out."""
+    mapped = ours_to_classy(payload["trunk"]["state_dict"])
+    if mapped.unconverted:
+        raise FormatError(f"ClassyVision has no place for trunk key {mapped.unconverted[0]!r}")
+    meta = {"trunk": {"name": payload["trunk"]["name"], "kwargs": dict(payload["trunk"]["kwargs"])}, "heads": []}
+    obj = {"classy_state_dict": {"base_model": {"model": {"trunk": dict(mapped.state), "heads": {}}}}, "ssl_convert": meta}
+    return obj, head_keys(payload)

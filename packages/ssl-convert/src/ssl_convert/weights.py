@@ -1,0 +1,57 @@
+"""The in-memory form every reader produces and every writer consumes.
+
+Trunk weights always carry ssl-models' parameter names (torchvision names for ResNe(X)ts); heads
+are entries of the ssl checkpoint (``{"name", "kwargs", "state_dict"}``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from torch import Tensor
+
+from ssl_convert.errors import FormatError
+
+__all__ = ["Weights", "head_keys", "plain_state"]
+
+
+@dataclass
+class Weights:
+    """Trunk (+ heads) weights read from some format, named the ssl-models way.
+
+    Attributes:
+        trunk_state: trunk state dict with ssl-models names.
+        trunk_name / trunk_kwargs: how to rebuild the trunk, when the file says so (else None:
+            worked out from the shapes, or from ``arch``).
+        heads: ssl checkpoint head entries.
+        dropped: source keys removed on purpose (heads a format cannot hold, momentum blobs...).
+        unconverted: source keys no rule matched; a conversion refuses to write while any remain.
+        notes: one-line remarks for the report (what was found, what was assumed).
+    """
+
+    trunk_state: dict[str, Tensor]
+    trunk_name: str | None = None
+    trunk_kwargs: dict[str, Any] | None = None
+    heads: list[dict[str, Any]] = field(default_factory=list)
+    dropped: list[str] = field(default_factory=list)
+    unconverted: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+
+def plain_state(obj: object) -> dict[str, Tensor]:
+    """A flat state dict of tensors: ``obj`` itself, or its ``state_dict`` / ``model`` entry."""
+    if isinstance(obj, Mapping):
+        for key in ("state_dict", "model"):
+            inner = obj.get(key)
+            if isinstance(inner, Mapping) and inner and all(isinstance(v, Tensor) for v in inner.values()):
+                return dict(inner)
+        if obj and all(isinstance(v, Tensor) for v in obj.values()):
+            return dict(obj)
+    raise FormatError("expected a state dict of tensors")
+
+
+def head_keys(payload: Mapping[str, Any]) -> list[str]:
+    """``heads.<i>.<key>`` for every head weight of an ssl checkpoint (for "dropped" lists)."""
+    return [f"heads.{i}.{k}" for i, h in enumerate(payload.get("heads") or []) for k in h["state_dict"]]

@@ -1,0 +1,118 @@
+"""The loader factory: torchdata's StatefulDataLoader with our sampler and worker seeding."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import torch
+from torch.utils.data import Dataset
+from torchdata.stateful_dataloader import StatefulDataLoader
+
+from ssl_data.sampling.distributed_sampler import StatefulDistributedSampler
+from ssl_data.sampling.seeding import worker_init_fn
+
+__all__ = ["SSLDataLoader", "build_loader"]
+
+_EPOCH_KEY = "ssl_data_epoch"
+
+
+class SSLDataLoader(StatefulDataLoader):
+    """A ``StatefulDataLoader`` that keeps the sampler's and the dataset's epoch together.
+
+    ``state_dict()`` adds the epoch to torchdata's state; ``load_state_dict`` sets it on the
+    dataset before workers start, so a resumed loader yields the remaining batches of that epoch
+    with exactly the same pixels (with an ``SSLDataset``, whose augmentations are seeded from
+    ``(seed, epoch, index)``).
+    """
+
+    sampler: StatefulDistributedSampler
+
+    def set_epoch(self, epoch: int) -> None:
+        """Call before iterating each epoch: new shuffle order and new augmentation stream."""
+        self.sampler.set_epoch(epoch)
+        set_dataset_epoch = getattr(self.dataset, "set_epoch", None)
+        if callable(set_dataset_epoch):
+            set_dataset_epoch(epoch)
+
+    @property
+    def epoch(self) -> int:
+        return self.sampler.epoch
+
+    def state_dict(self) -> dict[str, Any]:
+        state = dict(super().state_dict())
+        state[_EPOCH_KEY] = self.sampler.epoch
+        return state
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        state = dict(state_dict)
+        if _EPOCH_KEY in state:
+            epoch = int(state.pop(_EPOCH_KEY))
+            self.sampler.set_epoch(epoch)
+            set_dataset_epoch = getattr(self.dataset, "set_epoch", None)
+            if callable(set_dataset_epoch):
+                set_dataset_epoch(epoch)
+        super().load_state_dict(state)
+
+
+def build_loader(
+    dataset: Dataset,
+    batch_size: int,
+    *,
+    shuffle: bool = True,
+    seed: int = 0,
+    num_workers: int = 2,
+    drop_last: bool = True,
+    collate_fn: Callable[[list[Any]], Any] | None = None,
+    rank: int | None = None,
+    world_size: int | None = None,
+    pin_memory: bool = False,
+    prefetch_factor: int | None = 2,
+    multiprocessing_context: str | None = None,
+    snapshot_every_n_steps: int = 1,
+    persistent_workers: bool = False,
+) -> SSLDataLoader:
+    """Build the resumable loader for one rank (VISSL's ``build_dataloader``).
+
+    Args:
+        dataset: usually an ``SSLDataset``; any map-style dataset works.
+        batch_size: per rank (VISSL's ``BATCHSIZE_PER_REPLICA``).
+        seed: shuffle seed of the sampler and seed of the workers' base seed.
+        num_workers: DataLoader worker processes (VISSL's ``NUM_DATALOADER_WORKERS``); 0 reads
+            in the main process.
+        rank, world_size: default to ``torch.distributed``'s (0 and 1 without a process group).
+        multiprocessing_context: "fork", "spawn" or "forkserver" (None: torch's default).
+        snapshot_every_n_steps: how often workers report state to torchdata (1: exact resume).
+        persistent_workers: keep workers between epochs (saves their start-up, which matters
+            under the "spawn" start method). ``SSLDataset`` keeps its epoch in shared memory, so
+            persistent workers still see ``set_epoch``; other datasets' ``set_epoch`` would not
+            reach them (leave it False for those).
+
+    Returns:
+        an ``SSLDataLoader``; use ``loader.set_epoch(e)`` before each epoch and save
+        ``loader.state_dict()`` in the checkpoint.
+    """
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+    if num_workers < 0:
+        raise ValueError(f"num_workers must be >= 0, got {num_workers}")
+    sampler = StatefulDistributedSampler(
+        dataset, num_replicas=world_size, rank=rank, shuffle=shuffle, seed=seed, drop_last=drop_last  # type: ignore[arg-type]
+    )
+    generator = torch.Generator()
+    generator.manual_seed(seed)
+    return SSLDataLoader(
+        dataset,
+        batch_size=batch_size,
+        sampler=sampler,
+        num_workers=num_workers,
+        collate_fn=collate_fn,
+        pin_memory=pin_memory,
+        drop_last=drop_last,
+        worker_init_fn=worker_init_fn if num_workers > 0 else None,
+        generator=generator,
+        prefetch_factor=prefetch_factor if num_workers > 0 else None,
+        persistent_workers=persistent_workers and num_workers > 0,
+        multiprocessing_context=multiprocessing_context if num_workers > 0 else None,
+        snapshot_every_n_steps=snapshot_every_n_steps,
+    )

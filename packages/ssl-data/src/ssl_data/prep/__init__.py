@@ -1,0 +1,20 @@
+"""Data-prep tools behind ``ssl data prepare NAME -i IN -o OUT`` (VISSL's unified interface)."""
+
+from ssl_data.prep.benchmark_filelists import VOC_CLASSES
+from ssl_data.prep.color_bins import colorization_bins
+from ssl_data.prep.download import DOWNLOADS, download_dataset
+from ssl_data.prep.jigsaw_permutations import generate_jigsaw_permutations
+from ssl_data.prep.low_shot import sample_voc_low_shot
+from ssl_data.prep.registry import PREPARERS, prepare, preparer_options
+
+__all__ = [
+    "DOWNLOADS",
+    "PREPARERS",
+    "VOC_CLASSES",
+    "colorization_bins",
+    "download_dataset",
+    "generate_jigsaw_permutations",
+    "prepare",
+    "preparer_options",
+    "sample_voc_low_shot",
+]

@@ -1,0 +1,94 @@
+"""``ssl data prepare NAME -i IN -o OUT``: the name -> preparer map and the entry point."""
+
+from __future__ import annotations
+
+import functools
+import inspect
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from ssl_data.prep import benchmark_filelists as bf
+from ssl_data.prep import binary_datasets, lvis, retrieval, vtab_filelists, vtab_folders
+from ssl_data.prep.color_bins import color_bins
+from ssl_data.prep.download import download_dataset
+from ssl_data.prep.jigsaw_permutations import jigsaw_permutations
+from ssl_data.prep.low_shot import places_low_shot, voc_low_shot
+from ssl_data.prep.video_frames import ucf101
+
+__all__ = ["PREPARERS", "prepare", "preparer_options"]
+
+#: Every preparer has the signature ``fn(input_path: Path, output_dir: Path, **options) -> dict``
+#: (a summary of what was written).
+PREPARERS: dict[str, Callable[..., dict[str, Any]]] = {
+    # FAIR benchmark / VISSL optional filelists
+    "imagenet": bf.folder_filelist,
+    "places205": bf.folder_filelist,
+    "places365": bf.folder_filelist,
+    "folder": bf.folder_filelist,
+    "voc07": bf.voc_filelist,
+    "voc12": bf.voc_filelist,
+    "coco": bf.coco_filelist,
+    # VTAB / CLIP-style (VISSL extra_scripts/datasets)
+    "caltech101": vtab_folders.caltech101,
+    "dtd": vtab_folders.dtd,
+    "euro_sat": vtab_folders.euro_sat,
+    "fgvc_aircraft": vtab_folders.fgvc_aircraft,
+    "food101": vtab_folders.food101,
+    "gtsrb": vtab_folders.gtsrb,
+    "oxford_flowers": vtab_folders.oxford_flowers,
+    "oxford_pets": vtab_folders.oxford_pets,
+    "dsprites_location": vtab_folders.dsprites_location,
+    "dsprites_orientation": vtab_folders.dsprites_orientation,
+    "clevr_count": vtab_filelists.clevr_count,
+    "clevr_dist": vtab_filelists.clevr_dist,
+    "imagenet_ood": vtab_filelists.imagenet_ood,
+    "inaturalist2018": vtab_filelists.inaturalist2018,
+    "sun397": vtab_filelists.sun397,
+    "small_norb_azimuth": binary_datasets.small_norb_azimuth,
+    "small_norb_elevation": binary_datasets.small_norb_elevation,
+    "patch_camelyon": binary_datasets.patch_camelyon,
+    "ucf101": ucf101,
+    # retrieval sets and ImageNet subsets
+    "roxford5k": functools.partial(retrieval.revisited_retrieval, name="roxford5k"),
+    "rparis6k": functools.partial(retrieval.revisited_retrieval, name="rparis6k"),
+    "imagenet_subset": retrieval.imagenet_subset,
+    # low-shot, jigsaw, colorization
+    "voc07_low_shot": voc_low_shot,
+    "places205_low_shot": places_low_shot,
+    "jigsaw_permutations": jigsaw_permutations,
+    "color_bins": color_bins,
+    # MM-OVOD detection data
+    "lvis_remove_rare": lvis.lvis_remove_rare,
+    "lvis_cat_info": lvis.lvis_cat_info,
+    "imagenet_lvis": lvis.imagenet_lvis,
+    "sample_exemplars": lvis.sample_exemplars,
+}
+
+
+def preparer_options(name: str) -> dict[str, Any]:
+    """The extra options of preparer ``name`` with their defaults (``inspect.Parameter.empty`` when
+    required), for the CLI's help."""
+    if name not in PREPARERS:
+        raise ValueError(f"unknown dataset {name!r}; known: {', '.join(sorted(PREPARERS))}")
+    params = list(inspect.signature(PREPARERS[name]).parameters.values())[2:]
+    fixed = PREPARERS[name].keywords if isinstance(PREPARERS[name], functools.partial) else {}
+    return {p.name: p.default for p in params if p.name not in fixed}
+
+
+def prepare(name: str, input_path: str | Path | None, output_dir: str | Path, download: bool = False, **options: Any) -> dict[str, Any]:
+    """Run preparer ``name`` (VISSL's ``create_*_data_files.py -i IN -o OUT [-d]``).
+
+    ``download`` first fetches the official files into ``input_path`` (needs a network; a clear
+    RuntimeError otherwise). Unknown names or options raise ValueError; missing inputs
+    FileNotFoundError naming the path. Returns the preparer's summary dict.
+    """
+    accepted = preparer_options(name)
+    unknown = sorted(set(options) - set(accepted))
+    if unknown:
+        raise ValueError(f"{name}: unknown option(s) {unknown}; options are {sorted(accepted)}")
+    if input_path is None and name != "jigsaw_permutations":
+        raise ValueError(f"{name}: an input path (-i) is required")
+    if download:
+        download_dataset(name, Path(str(input_path)))
+    return PREPARERS[name](Path(input_path) if input_path is not None else None, Path(output_dir), **options)

@@ -1,0 +1,113 @@
+"""Invalid images: replaced by a recent valid image not in the batch, counted, logged, limited."""
+
+import logging
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from ssl_data import ImageFolderSource, SSLDataset, TooManyInvalidImagesError, build_loader
+
+OPENCLIPART = Path("/usr/share/openclipart/png")
+
+
+def _folder(tmp_path: Path, n_valid: int, bad: dict[str, bytes]) -> Path:
+    root = tmp_path / "data"
+    (root / "a").mkdir(parents=True)
+    for i in range(n_valid):
+        value = np.full((6, 6, 3), i * 10, np.uint8)  # image i is constant i*10: identifiable
+        Image.fromarray(value).save(root / "a" / f"img{i:02d}.png")
+    for name, payload in bad.items():
+        (root / "a" / name).write_bytes(payload)
+    return root
+
+
+def _truncated_png() -> bytes:
+    import io
+
+    buf = io.BytesIO()
+    Image.fromarray(np.zeros((32, 32, 3), np.uint8)).save(buf, format="PNG")
+    return buf.getvalue()[:40]
+
+
+def _as_tensor(img):
+    return torch.from_numpy(np.asarray(img).copy())
+
+
+def test_replacement_is_a_valid_image_not_in_the_batch(tmp_path, caplog):
+    root = _folder(tmp_path, 6, {"img03x_bad.png": _truncated_png(), "img04x_empty.png": b""})
+    source = ImageFolderSource(root)
+    names = [Path(p).name for p, _ in source.samples]
+    bad = [names.index("img03x_bad.png"), names.index("img04x_empty.png")]
+    valid = [i for i in range(len(source)) if i not in bad]
+    ds = SSLDataset(source, transform=_as_tensor, max_invalid_fraction=0.5)
+    batch_indices = [bad[0], valid[0], valid[1], bad[1], valid[2]]
+    with caplog.at_level(logging.WARNING, logger="ssl_data.invalid_images"):
+        batch = ds.__getitems__(batch_indices)
+    assert ds.num_invalid == 2 and ds.num_seen == 5
+    logged = " ".join(r.getMessage() for r in caplog.records)
+    assert "img03x_bad.png" in logged and "img04x_empty.png" in logged
+    values = [int(x[0, 0, 0]) for x, _, _ in batch]
+    assert [idx for _, _, idx in batch] == batch_indices  # slots keep their own index
+    # Replacements are valid images of the folder, and no image appears twice in the batch.
+    assert all(values[j] in {i * 10 for i in range(6)} for j in (0, 3))
+    assert len(set(values)) == len(values)
+
+
+def test_no_replacement_possible_is_a_clear_error(tmp_path):
+    root = _folder(tmp_path, 2, {"img00x_bad.png": b"junk"})
+    ds = SSLDataset(ImageFolderSource(root), transform=_as_tensor, max_invalid_fraction=0.9)
+    with pytest.raises(RuntimeError, match="no valid replacement found for invalid image .*img00x_bad.png"):
+        ds.__getitems__(list(range(len(ds))))  # every other sample is already in the batch
+
+
+def test_replacement_prefers_recent_images(tmp_path):
+    root = _folder(tmp_path, 5, {"img02x_bad.png": b"not a png"})
+    source = ImageFolderSource(root)
+    names = [Path(p).name for p, _ in source.samples]
+    bad = names.index("img02x_bad.png")
+    ds = SSLDataset(source, transform=_as_tensor, max_invalid_fraction=0.5)
+    ds[4]  # most recently seen valid image: img?? at index 4
+    out = ds[bad]
+    ref = _as_tensor(Image.open(source.samples[4][0]).convert("RGB"))
+    assert torch.equal(out[0], ref) and out[2] == bad
+
+
+def test_too_many_invalid_images_stop_with_a_clear_error(tmp_path):
+    bad = {f"z{i}.png": b"garbage" for i in range(4)}
+    root = _folder(tmp_path, 4, bad)
+    ds = SSLDataset(ImageFolderSource(root), transform=_as_tensor, max_invalid_fraction=0.2)
+    loader = build_loader(ds, batch_size=4, num_workers=0, shuffle=False, drop_last=False)
+    with pytest.raises(TooManyInvalidImagesError, match=r"invalid images among .* max_invalid_fraction=0.2"):
+        for _ in loader:
+            pass
+
+
+def test_raise_mode_propagates(tmp_path):
+    root = _folder(tmp_path, 2, {"bad.png": b"garbage"})
+    source = ImageFolderSource(root)
+    ds = SSLDataset(source, invalid_images="raise")
+    bad = [Path(p).name for p, _ in source.samples].index("bad.png")
+    with pytest.raises(OSError):
+        ds[bad]
+
+
+@pytest.mark.skipif(not OPENCLIPART.is_dir(), reason="openclipart-png not installed")
+def test_corrupt_openclipart_copies_counted_through_workers(tmp_path):
+    root = tmp_path / "clip"
+    files = sorted((OPENCLIPART / "animals").glob("*.png"))[:10]
+    (root / "animals").mkdir(parents=True)
+    for f in files:
+        shutil.copy(f, root / "animals" / f.name)
+    for f in files[:2]:  # truncate two real PNGs in the middle of their data
+        data = f.read_bytes()
+        (root / "animals" / f.name).write_bytes(data[: len(data) // 2])
+    ds = SSLDataset(ImageFolderSource(root), transform=lambda im: _as_tensor(im.resize((8, 8))), max_invalid_fraction=0.3)
+    loader = build_loader(ds, batch_size=5, num_workers=2, shuffle=False, drop_last=False)
+    loader.set_epoch(0)
+    count = sum(len(idx) for _, _, idx in loader)
+    assert count == 10
+    assert ds.num_invalid == 2 and ds.num_seen == 10

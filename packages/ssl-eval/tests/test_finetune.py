@@ -1,0 +1,132 @@
+"""Full fine-tuning, semi-supervised subsets and low-shot transfer on a tiny synthetic dataset."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import pytest
+import torch
+from torch import nn
+from torch.utils.data import DataLoader, TensorDataset
+
+from ssl_eval.finetune import finetune
+from ssl_eval.low_shot_transfer import LOW_SHOT_TASKS, data_limit_indices, low_shot_transfer
+from ssl_eval.semi_supervised import class_balanced_subset, semi_supervised_finetune
+
+
+def bands(n: int, seed: int) -> TensorDataset:
+    """3 classes: which horizontal band of a noisy 12x12 image is bright."""
+    g = torch.Generator().manual_seed(seed)
+    y = torch.arange(n) % 3
+    x = 0.3 * torch.randn(n, 3, 12, 12, generator=g)
+    for i in range(n):
+        x[i, :, 4 * int(y[i]) : 4 * int(y[i]) + 4] += 1.5
+    return TensorDataset(x, y)
+
+
+def tiny_trunk() -> nn.Module:
+    return nn.Sequential(
+        nn.Conv2d(3, 8, 3, padding=1), nn.BatchNorm2d(8), nn.ReLU(), nn.AdaptiveAvgPool2d((3, 1)), nn.Flatten()
+    )
+
+
+def reference_top1(model: nn.Module, ds: TensorDataset) -> float:
+    model.eval()
+    right = 0
+    with torch.no_grad():
+        for i in range(len(ds)):
+            x, y = ds[i]
+            right += int(model(x[None]).argmax(1).item() == int(y))
+    return 100.0 * right / len(ds)
+
+
+def test_full_finetune_learns_and_reports_true_accuracy():
+    torch.manual_seed(0)
+    train, test = bands(96, 0), bands(30, 1)
+    trunk = tiny_trunk()
+    before = trunk[0].weight.detach().clone()
+    res = finetune(
+        trunk, DataLoader(train, batch_size=16, shuffle=True), DataLoader(test, batch_size=7), 3,
+        epochs=4, lr=0.1, head_lr=0.5, schedule="step", milestones=[3],
+    )
+    assert res.top1 == pytest.approx(reference_top1(res.model, test))
+    assert res.top1 >= 90.0  # separable bands: fine-tuning must learn them
+    assert res.top5 == pytest.approx(100.0)  # 3 classes: always inside the top 3
+    assert not torch.equal(trunk[0].weight, before)  # the trunk itself was trained
+    assert res.num_train == 96 and len(res.loss_history) == 4 * 6
+    assert res.as_dict()["protocol"]["milestones"] == [3]
+
+
+def test_finetune_bad_inputs():
+    train = DataLoader(bands(6, 0), batch_size=3)
+    with pytest.raises(ValueError, match="training loader is empty"):
+        finetune(tiny_trunk(), [], train, 3)
+    with pytest.raises(ValueError, match="pooled features"):
+        finetune(nn.Conv2d(3, 4, 1), train, train, 3)
+    with pytest.raises(ValueError, match=r"labels must lie in \[0, 2\)"):
+        finetune(tiny_trunk(), train, train, 2, epochs=1)
+    with pytest.raises(ValueError, match="test loader is empty"):
+        finetune(tiny_trunk(), train, [], 3, epochs=1)
+    with pytest.raises(ValueError, match="schedule"):
+        finetune(tiny_trunk(), train, train, 3, schedule="poly")  # type: ignore[arg-type]
+
+
+def test_class_balanced_subset_counts_and_seed():
+    labels = torch.tensor([0] * 200 + [1] * 50 + [2] * 7)
+    idx = class_balanced_subset(labels, 0.1, seed=3)
+    counts = Counter(labels[idx].tolist())
+    assert counts == {0: 20, 1: 5, 2: 1}  # round(0.1 * n_c), at least one
+    assert len(set(idx.tolist())) == len(idx) and idx.tolist() == sorted(idx.tolist())
+    assert torch.equal(idx, class_balanced_subset(labels, 0.1, seed=3))
+    assert not torch.equal(idx, class_balanced_subset(labels, 0.1, seed=4))
+    assert Counter(labels[class_balanced_subset(labels, 0.01)].tolist()) == {0: 2, 1: 1, 2: 1}
+    with pytest.raises(ValueError, match="fraction"):
+        class_balanced_subset(labels, 0.0)
+    with pytest.raises(ValueError, match="non-empty"):
+        class_balanced_subset(torch.tensor([], dtype=torch.int64), 0.1)
+
+
+def test_semi_supervised_end_to_end():
+    torch.manual_seed(0)
+    train, test = bands(300, 0), bands(30, 1)
+    res = semi_supervised_finetune(
+        tiny_trunk(), train, train.tensors[1], DataLoader(test, batch_size=10), 3,
+        fraction=0.1, seed=0, batch_size=10, epochs=3, lr=0.1,
+    )
+    assert res.num_train == 30 and res.protocol["subset_size"] == 30 and res.protocol["fraction"] == 0.1
+    assert res.top1 == pytest.approx(reference_top1(res.model, test))
+    with pytest.raises(ValueError, match="train_labels has 5 entries"):
+        semi_supervised_finetune(tiny_trunk(), train, train.tensors[1][:5], DataLoader(test), 3)
+
+
+def test_data_limit_indices():
+    labels = torch.tensor([0] * 90 + [1] * 10)
+    idx = data_limit_indices(labels, 20, seed=0)
+    assert len(idx) == 20 and len(set(idx.tolist())) == 20
+    assert torch.equal(idx, data_limit_indices(labels, 20, seed=0))
+    assert torch.equal(data_limit_indices(labels, -1), torch.arange(100))
+    assert torch.equal(data_limit_indices(labels, 1000), torch.arange(100))
+    bal = Counter(labels[data_limit_indices(labels, 20, balanced=True)].tolist())
+    assert bal == {0: 10, 1: 10}
+    bal = Counter(labels[data_limit_indices(labels, 30, balanced=True)].tolist())
+    assert bal[1] == 10 and bal[0] == 20  # class 1 has only 10: the rest comes from class 0
+    with pytest.raises(ValueError, match="data_limit"):
+        data_limit_indices(labels, 0)
+
+
+def test_low_shot_transfer_end_to_end_and_task_table():
+    assert len(LOW_SHOT_TASKS) == 16
+    assert LOW_SHOT_TASKS["small_norb_elevation"].num_classes == 9
+    assert {t.test_split for t in LOW_SHOT_TASKS.values()} == {"test", "val"}
+    torch.manual_seed(0)
+    train, test = bands(120, 0), bands(30, 1)
+    res = low_shot_transfer(
+        tiny_trunk(), train, train.tensors[1], DataLoader(test, batch_size=10), 3,
+        data_limit=45, batch_size=15, epochs=3, lr=0.1,
+    )
+    assert res.num_train == 45 and res.protocol["data_limit"] == 45
+    assert res.top1 == pytest.approx(reference_top1(res.model, test))
+    with pytest.raises(ValueError, match="has 10 classes"):
+        low_shot_transfer(tiny_trunk(), train, train.tensors[1], DataLoader(test), 3, task="svhn")
+    with pytest.raises(ValueError, match="unknown task"):
+        low_shot_transfer(tiny_trunk(), train, train.tensors[1], DataLoader(test), 3, task="mnist")

@@ -1,0 +1,141 @@
+"""The project's one checkpoint format (DESIGN.md, "Checkpoints").
+
+A checkpoint is a dict of tensors and plain containers, loadable with
+``torch.load(..., weights_only=True)``::
+
+    {"format": "ssl-checkpoint", "format_version": 1,
+     "trunk": {"name": str, "kwargs": dict, "state_dict": dict},
+     "heads": [{"name": str, "kwargs": dict, "state_dict": dict}, ...],
+     "recipe": dict | None,        # resolved recipe (plain containers)
+     "train_state": dict | None}   # resume state, written by ssl-train only
+
+Files are written atomically: a temporary file in the same folder, flushed and fsynced, then
+``os.replace``d over the target, so a crash never leaves a half-written checkpoint.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from ssl_models.catalog import build_head, build_trunk
+from ssl_models.heads.base import Head
+from ssl_models.trunk import Trunk
+
+__all__ = [
+    "FORMAT",
+    "FORMAT_VERSION",
+    "CheckpointError",
+    "heads_from_checkpoint",
+    "load_checkpoint",
+    "model_payload",
+    "save_checkpoint",
+    "trunk_from_checkpoint",
+]
+
+FORMAT = "ssl-checkpoint"
+FORMAT_VERSION = 1
+
+
+class CheckpointError(ValueError):
+    """A checkpoint file is missing, unreadable, or not in the ssl-checkpoint format."""
+
+
+def _module_entry(module: nn.Module, what: str) -> dict[str, Any]:
+    name = getattr(module, "name", None)
+    kwargs = getattr(module, "kwargs", None)
+    if not isinstance(name, str) or not isinstance(kwargs, dict):
+        raise TypeError(f"{what} must have a str `name` and a dict `kwargs` (build it with build_{what}), got {type(module).__name__}")
+    return {"name": name, "kwargs": dict(kwargs), "state_dict": dict(module.state_dict())}
+
+
+def model_payload(trunk: Trunk, heads: Sequence[Head] = (), recipe: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """The checkpoint dict for a trunk and its heads (``train_state`` None)."""
+    return {
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "trunk": _module_entry(trunk, "trunk"),
+        "heads": [_module_entry(h, "head") for h in heads],
+        "recipe": dict(recipe) if recipe is not None else None,
+        "train_state": None,
+    }
+
+
+def save_checkpoint(payload: dict[str, Any], path: str | os.PathLike[str]) -> Path:
+    """Write ``payload`` to ``path`` atomically and return the path.
+
+    The parent folder is created when missing. On any error the target is left untouched and
+    the temporary file removed.
+    """
+    path = Path(path)
+    if path.exists() and path.is_dir():
+        raise IsADirectoryError(f"checkpoint path is a directory: {path}")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            torch.save(payload, f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    dir_fd = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(dir_fd)
+    except OSError:
+        pass
+    finally:
+        os.close(dir_fd)
+    return path
+
+
+def load_checkpoint(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """Read an ssl checkpoint with ``torch.load(weights_only=True)`` onto the CPU.
+
+    Raises:
+        CheckpointError: the file is missing, is not a torch file (text, truncated, corrupt),
+            holds anything but tensors and plain containers, or is not an ssl checkpoint.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"checkpoint not found: {path}")
+    try:
+        ckpt = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as e:  # torch raises many types here (UnpicklingError, RuntimeError, EOFError, AssertionError, ...)
+        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise CheckpointError(f"not a readable torch checkpoint: {path} ({first})") from None
+    if not isinstance(ckpt, dict) or ckpt.get("format") != FORMAT:
+        raise CheckpointError(f"not an ssl checkpoint (no 'format': {FORMAT!r}): {path}")
+    version = ckpt.get("format_version")
+    if version != FORMAT_VERSION:
+        raise CheckpointError(f"unsupported ssl checkpoint format_version {version!r} (this ssl-models reads {FORMAT_VERSION}): {path}")
+    trunk = ckpt.get("trunk")
+    if not isinstance(trunk, dict) or not {"name", "kwargs", "state_dict"} <= trunk.keys():
+        raise CheckpointError(f"ssl checkpoint without a valid 'trunk' entry: {path}")
+    return ckpt
+
+
+def trunk_from_checkpoint(ckpt: Mapping[str, Any]) -> Trunk:
+    """Rebuild the trunk of a checkpoint dict and load its weights (strict)."""
+    entry = ckpt["trunk"]
+    trunk = build_trunk(entry["name"], **entry["kwargs"])
+    trunk.load_state_dict(entry["state_dict"], strict=True)
+    return trunk
+
+
+def heads_from_checkpoint(ckpt: Mapping[str, Any]) -> list[Head]:
+    """Rebuild the heads of a checkpoint dict, in order, and load their weights (strict)."""
+    heads = []
+    for entry in ckpt.get("heads") or []:
+        head = build_head(entry["name"], **entry["kwargs"])
+        head.load_state_dict(entry["state_dict"], strict=True)
+        heads.append(head)
+    return heads
