@@ -31,6 +31,12 @@ def make_trunk():
     return _randomised_trunk
 
 
+@pytest.fixture(scope="module")
+def make_trunk_module():
+    """``make_trunk`` for module-scoped fixtures."""
+    return _randomised_trunk
+
+
 @pytest.fixture
 def save_ours(tmp_path: Path):
     """``save_ours(trunk, heads=(), name="ours.pt") -> Path`` in our checkpoint format."""

@@ -134,3 +134,11 @@ def test_map_keys_collision_and_accounting() -> None:
     assert out.state == {"x": 1, "y": 3} and out.dropped == ["b.weight"] and out.unconverted == ["d"]
     with pytest.raises(KeyMappingError, match="'a.weight' and 'c.bias' would both become 'x'"):
         map_keys(state, lambda k: "x" if k in ("a.weight", "c.bias") else DROP)
+
+
+def test_vissl_fairscale_shard_list_is_named(tmp_path: Path) -> None:
+    # VISSL's primary file of a sharded (fairscale FSDP) checkpoint lists the per-rank shards
+    torch.save({"type": "shard_list", "shards": ["model_phase1_shard0.torch", "model_phase1_shard1.torch"]}, tmp_path / "m.torch")
+    with pytest.raises(FormatError) as err:
+        convert(tmp_path / "m.torch", tmp_path / "out.pt", "ssl")
+    assert "shard_list" in _one_line(err) and "convert_sharded_checkpoint.py" in str(err.value)

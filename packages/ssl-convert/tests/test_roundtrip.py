@@ -20,9 +20,25 @@ FORMATS = ("torchvision", "timm", "vissl", "classy", "ssl")
 
 
 def _assert_same_trunk(a: dict, b: dict) -> None:
-    assert list(a) == list(b)
+    assert sorted(a) == sorted(b)
     for key in a:
         assert a[key].dtype == b[key].dtype and torch.equal(a[key], b[key]), key
+
+
+@pytest.fixture(scope="module")
+def sources(tmp_path_factory: pytest.TempPathFactory, make_trunk_module):
+    """``sources(name, **kwargs) -> (trunk, our checkpoint file)``, built once per module."""
+    cache: dict[str, tuple] = {}
+
+    def get(name: str, **kwargs: object) -> tuple:
+        key = f"{name}-{sorted(kwargs.items())}"
+        if key not in cache:
+            trunk = make_trunk_module(name, **kwargs)
+            path = tmp_path_factory.mktemp("src") / "ours.pt"
+            cache[key] = (trunk, ssl_models.save_checkpoint(ssl_models.model_payload(trunk), path))
+        return cache[key]
+
+    return get
 
 
 def _round_trip(tmp_path: Path, src: Path, to: str, verify: bool = False) -> dict:
@@ -40,10 +56,9 @@ def _round_trip(tmp_path: Path, src: Path, to: str, verify: bool = False) -> dic
     [("resnet50", {}), ("resnext50_32x4d", {"width_multiplier": 0.25})],
     ids=["resnet50", "resnext50_32x4d-w0.25"],
 )
-def test_file_round_trip_is_bit_identical(tmp_path: Path, save_ours, make_trunk, to: str, name: str, kwargs: dict) -> None:
+def test_file_round_trip_is_bit_identical(tmp_path: Path, sources, to: str, name: str, kwargs: dict) -> None:
     """Full-size ResNet-50 through files (no forward pass); the small ResNeXt also verified."""
-    trunk = make_trunk(name, **kwargs)
-    src = save_ours(trunk)
+    trunk, src = sources(name, **kwargs)
     back = _round_trip(tmp_path, src, to, verify=name != "resnet50")
     _assert_same_trunk(trunk.state_dict(), back["trunk"]["state_dict"])
     assert back["trunk"]["name"] == name
@@ -98,3 +113,62 @@ def test_key_maps_round_trip_full_size_on_meta(forward, backward, name: str, kwa
     assert list(back.state) == list(state)
     assert all(back.state[k].shape == state[k].shape for k in state)
     assert infer_resnet(back.state) == (name, {k: float(v) for k, v in kwargs.items()})
+
+
+_VIT = {"image_size": 32, "patch_size": 8, "num_layers": 2, "num_heads": 2, "hidden_dim": 32, "mlp_dim": 64, "qkv_bias": True}
+
+
+@pytest.mark.parametrize("to", ["torchvision", "timm", "vissl", "ssl"])
+def test_vit_file_round_trip_is_bit_identical(tmp_path: Path, save_ours, to: str) -> None:
+    torch.manual_seed(0)
+    trunk = ssl_models.build_trunk("vision_transformer", **_VIT)
+    src = save_ours(trunk)
+    mid = tmp_path / "mid.pt"
+    convert(src, mid, to, verify=True)
+    # num_heads is not visible in ViT weights: files without our metadata need it given
+    convert(mid, tmp_path / "back.pt", "ssl", arch_kwargs={"num_heads": 2})
+    back = ssl_models.load_checkpoint(tmp_path / "back.pt")
+    _assert_same_trunk(trunk.state_dict(), back["trunk"]["state_dict"])
+    assert back["trunk"]["kwargs"] == _VIT
+
+
+def test_timm_vit_weights_run_identically_in_torchvision() -> None:
+    """Independent check of the ViT key table: timm's and torchvision's own ViT implementations
+    give the same class-token features once the weights are renamed."""
+    from timm.models.vision_transformer import VisionTransformer as TimmViT
+    from torchvision.models.vision_transformer import VisionTransformer as TorchvisionViT
+
+    from ssl_convert.vit_keys import timm_vit_to_torchvision, torchvision_vit_to_timm
+
+    torch.manual_seed(0)
+    timm_vit = TimmViT(img_size=32, patch_size=8, embed_dim=48, depth=3, num_heads=3, mlp_ratio=2.0, qkv_bias=True, num_classes=0).eval()
+    tv_vit = TorchvisionViT(image_size=32, patch_size=8, num_layers=3, num_heads=3, hidden_dim=48, mlp_dim=96).eval()
+    tv_vit.heads = torch.nn.Identity()
+    mapped = timm_vit_to_torchvision(timm_vit.state_dict())
+    assert not mapped.unconverted and not mapped.dropped
+    tv_vit.load_state_dict(mapped.state, strict=True)
+    x = torch.randn(2, 3, 32, 32)
+    with torch.no_grad():
+        torch.testing.assert_close(tv_vit(x), timm_vit(x), rtol=0, atol=1e-5)
+    back = torchvision_vit_to_timm(tv_vit.state_dict())
+    _assert_same_trunk(timm_vit.state_dict(), back.state)
+
+
+def test_vit_without_qkv_bias_to_torchvision_gets_zero_biases(tmp_path: Path, save_ours) -> None:
+    """VISSL's default ViT has no qkv bias; torchvision's attention always has one: zeros."""
+    trunk = ssl_models.build_trunk("vision_transformer", **{**_VIT, "qkv_bias": False})
+    report = convert(save_ours(trunk), tmp_path / "tv.pth", "torchvision", verify=True)
+    assert report.max_abs_diff < 1e-5
+    state = torch.load(tmp_path / "tv.pth", weights_only=True)
+    assert torch.all(state["encoder.layers.encoder_layer_0.self_attention.in_proj_bias"] == 0)
+
+
+def test_regnet_torchvision_round_trip(tmp_path: Path, save_ours) -> None:
+    trunk = ssl_models.build_trunk("regnet_x_400mf")
+    src = save_ours(trunk)
+    report = convert(src, tmp_path / "tv.pth", "torchvision", verify=True)
+    assert report.max_abs_diff < 1e-5
+    convert(tmp_path / "tv.pth", tmp_path / "back.pt", "ssl")
+    back = ssl_models.load_checkpoint(tmp_path / "back.pt")
+    assert back["trunk"]["name"] == "regnet_x_400mf"
+    _assert_same_trunk(trunk.state_dict(), back["trunk"]["state_dict"])

@@ -229,3 +229,38 @@ def test_errors_and_atomicity(tmp_path) -> None:
         prepare("dtd", tmp_path, tmp_path / "dtd_out")
     assert list((tmp_path / "dtd_out").iterdir()) == []
     assert all(callable(f) for f in PREPARERS.values()) and "partition" in preparer_options("dtd")
+
+
+def test_stanford_cars(tmp_path) -> None:
+    savemat = pytest.importorskip("scipy.io").savemat
+    root = tmp_path / "stanford_cars"
+    (root / "devkit").mkdir(parents=True)
+    for folder, fname in (("cars_train", "00001.jpg"), ("cars_train", "00002.jpg"), ("cars_test", "00001.jpg")):
+        _img(root / folder / fname)
+    savemat(root / "devkit" / "cars_meta.mat", {"class_names": np.array(["AM General Hummer SUV 2000", "Ram C/V Cargo Van 2012"], dtype=object)})
+    rec = np.dtype([("fname", "O"), ("class", "O")])
+    savemat(root / "devkit" / "cars_train_annos.mat", {"annotations": np.array([("00001.jpg", 2), ("00002.jpg", 1)], dtype=rec)})
+    savemat(root / "cars_test_annos_withlabels.mat", {"annotations": np.array([("00001.jpg", 1)], dtype=rec)})
+    prepare("stanford_cars", tmp_path, tmp_path / "out")
+    assert _tree(tmp_path / "out") == {
+        "train": ["AM General Hummer SUV 2000/00002.jpg", "Ram C_V Cargo Van 2012/00001.jpg"],
+        "val": ["AM General Hummer SUV 2000/00001.jpg"],
+    }
+
+
+def test_kitti_dist(tmp_path) -> None:
+    root = tmp_path / "training"
+    (root / "label_2").mkdir(parents=True)
+    objects = {  # closest vehicle z -> expected class (VTAB: <8, 8-20, >20, none)
+        "000000": (["Car 0 0 0 1 2 3 4 1.5 1.6 3.9 1.0 1.5 25.0 0.1", "Van 0 0 0 1 2 3 4 2 2 5 1.0 1.5 7.5 0.1"], "0"),
+        "000001": (["Truck 0 0 0 1 2 3 4 3 2 9 1.0 1.5 12.0 0.1", "Pedestrian 0 0 0 1 2 3 4 1.7 0.6 0.8 1 1.5 3.0 0"], "1"),
+        "000002": (["Car 0 0 0 1 2 3 4 1.5 1.6 3.9 1.0 1.5 45.0 0.1"], "2"),
+        "000003": (["Cyclist 0 0 0 1 2 3 4 1.7 0.6 1.8 1 1.5 4.0 0", "DontCare -1 -1 -10 1 2 3 4 -1 -1 -1 -1000 -1000 -1000 -10"], "3"),
+    }
+    for stem, (lines, _) in objects.items():
+        _img(root / "image_2" / f"{stem}.png")
+        (root / "label_2" / f"{stem}.txt").write_text("\n".join(lines) + "\n")
+    prepare("kitti_dist", tmp_path, tmp_path / "out", val_fraction=0.25)
+    got = {e.split("/")[1][:-4]: e.split("/")[0] for s in _tree(tmp_path / "out").values() for e in s}
+    assert got == {stem: label for stem, (_, label) in objects.items()}
+    assert len(_tree(tmp_path / "out")["val"]) == 1

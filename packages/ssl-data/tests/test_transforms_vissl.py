@@ -209,3 +209,22 @@ def test_vissl_pipeline_reproducible_from_torch_seed() -> None:
     a, b, c = run(5), run(5), run(6)
     assert all(torch.equal(x, y) for x, y in zip(a, b))
     assert not all(torch.equal(x, y) for x, y in zip(a, c))
+
+
+def test_pipelines_pickle_for_spawned_workers() -> None:
+    import pickle
+
+    pipe = T.VisslTransforms([
+        {"name": "ImgReplicatePil", "num_times": 2},
+        {"name": "ImgPilMultiCropRandomApply", "transforms": [], "prob": [0.5, 0.5]},
+        {"name": "ImgPilRandomPhotometric", "p": 0.5},
+        {"name": "ToTensor"},
+    ])  # fmt: skip
+    for obj in (pipe, T.dino_transform(16, 8, 2), T.BatchedSimCLRAugment(8)):
+        clone = pickle.loads(pickle.dumps(obj))
+        assert type(clone) is type(obj)
+    torch.manual_seed(0)
+    a = pipe(_pil()).data
+    torch.manual_seed(0)
+    b = pickle.loads(pickle.dumps(pipe))(_pil()).data
+    assert all(torch.equal(x, y) for x, y in zip(a, b))

@@ -105,7 +105,9 @@ def test_faster_rcnn_fpn_trains_and_evaluates_on_cpu(voc):
     trunk = TinyTrunk()
     before = trunk.stem[0].weight.detach().clone()
     backbone = trunk_backbone(trunk, ["res2", "res3"], out_channels=16)
-    model = build_detector(backbone, num_classes=21, min_size=64, max_size=64, anchor_sizes=(16, 32, 64))
+    model = build_detector(
+        backbone, num_classes=21, min_size=64, max_size=64, anchor_sizes=(16, 32, 64), box_batch_size_per_image=64
+    )
     train = DataLoader(VOCDetection(voc, "trainval", keep_difficult=False), batch_size=2, collate_fn=detection_collate)
     history = train_detector(model, train, max_iter=2, base_lr=0.01, warmup_iters=1)
     assert len(history) == 2 and all(np.isfinite(history))
@@ -169,7 +171,10 @@ def test_mask_rcnn_on_coco_json(tmp_path):
     assert target["masks"].shape == (1, 48, 48) and target["masks"][0, 15, 20] == 1 and target["masks"][0, 40, 5] == 0
     torch.manual_seed(0)
     backbone = trunk_backbone(TinyTrunk(), ["res2", "res3"], out_channels=16)
-    model = build_detector(backbone, ds.num_classes, "mask_rcnn", min_size=48, max_size=48, anchor_sizes=(16, 32, 64))
+    model = build_detector(
+        backbone, ds.num_classes, "mask_rcnn", min_size=48, max_size=48, anchor_sizes=(16, 32, 64),
+        box_detections_per_img=5, box_batch_size_per_image=32,
+    )
     loader = DataLoader(ds, batch_size=2, collate_fn=detection_collate)
     assert len(train_detector(model, loader, max_iter=1, warmup_iters=1, base_lr=0.005)) == 1
     res = evaluate_detector(model, loader, iou_types=("bbox", "segm"))

@@ -130,3 +130,17 @@ def test_low_shot_transfer_end_to_end_and_task_table():
         low_shot_transfer(tiny_trunk(), train, train.tensors[1], DataLoader(test), 3, task="svhn")
     with pytest.raises(ValueError, match="unknown task"):
         low_shot_transfer(tiny_trunk(), train, train.tensors[1], DataLoader(test), 3, task="mnist")
+
+
+def test_part_b_names_are_exported_from_the_package():
+    import ssl_eval
+
+    for name in ("finetune", "low_shot_transfer", "evaluate_ood", "build_detector", "evaluate_revisited", "retrieval"):
+        assert name in ssl_eval.__all__
+        assert getattr(ssl_eval, name) is not None
+    from ssl_eval import finetune as fn
+    from ssl_eval.detection import build_detector
+
+    assert callable(fn) and ssl_eval.build_detector is build_detector
+    with pytest.raises(AttributeError, match="no_such_name"):
+        ssl_eval.no_such_name  # noqa: B018

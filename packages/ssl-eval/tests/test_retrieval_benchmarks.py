@@ -171,3 +171,16 @@ def test_descriptor_inputs(tmp_path):
     assert extract_descriptors(fn, [tmp_path / "a.jpg"], resize_max=16).shape == (1, 3)
     with pytest.raises(ValueError, match="res9"):
         feature_map_of(Fake(), "res9")
+
+
+def test_copydays_and_instre_missing_or_empty(tmp_path):
+    (tmp_path / "cd" / "queries").mkdir(parents=True)
+    (tmp_path / "cd" / "database").mkdir()
+    with pytest.raises(ValueError, match="no .jpg images"):
+        evaluate_copydays(ColourGrid(), tmp_path / "cd")
+    make_image(0).save(tmp_path / "cd" / "queries" / "original.jpg")
+    make_image(0).save(tmp_path / "cd" / "database" / "200000.jpg")
+    with pytest.raises(ValueError, match="_<image number>"):
+        evaluate_copydays(ColourGrid(), tmp_path / "cd")
+    with pytest.raises(FileNotFoundError, match="gnd_instre.mat"):
+        evaluate_instre(ColourGrid(), tmp_path)

@@ -2,9 +2,11 @@
 with the shapes the README documents.
 
 Shapes are checked against the published architecture widths (tables below, not read from our code)
-and the stride formulas of each family. Every name runs forward+backward on the meta device (no
-memory, fast, also for ViT-H and ResNet-200 w5); a representative of each family also runs on the CPU
-in fp32 and under bf16 autocast.
+and the stride formulas of each family. Every name is built and runs forward on the meta device (no
+memory, no compute: also ViT-H and ResNet-200 w5); representatives of every family (every AlexNet,
+ResNe(X)t, RegNet X/Y, EfficientNet, ViT/DeiT, ConViT, XCiT, ConvNeXt, the escape hatches) run
+forward and backward on the CPU in fp32 and under bf16 autocast at tiny sizes. Running all 67 names
+for real would take minutes on the 2-core test machine.
 """
 
 from __future__ import annotations
@@ -117,7 +119,7 @@ def _expected(name: str, trunk, b: int, h: int) -> dict[str, tuple[int, ...]] | 
 
 
 @pytest.mark.parametrize("name", list_trunks())
-def test_every_trunk_forward_backward_and_feature_shapes_on_meta(name: str) -> None:
+def test_every_trunk_builds_and_reports_documented_feature_shapes(name: str) -> None:
     with torch.device("meta"):
         trunk = build_trunk(name, **_kwargs(name))
     h = _size(name)
@@ -130,9 +132,6 @@ def test_every_trunk_forward_backward_and_feature_shapes_on_meta(name: str) -> N
     expected = _expected(name, trunk, 2, h)
     if expected is not None:
         assert {k: tuple(feats[k].shape) for k in expected} == expected
-    feats["flatten"].sum().backward()
-    trainable = [p for p in trunk.parameters() if p.requires_grad]
-    assert trainable and all(p.grad is not None for p in trainable if p.dim() > 1 or p.numel() > 1), name
     assert trunk.name == name
 
 
@@ -143,16 +142,17 @@ REAL = [
     ("regnet_y_400mf", {}, 32),
     ("regnet_x_400mf", {}, 32),
     ("efficientnet_b0", {}, 32),
-    ("alexnet_bvlc", {}, 96),
-    ("alexnet_jigsaw", {}, 64),
-    ("alexnet_rotnet", {}, 64),
-    ("alexnet_colorization", {}, 96),
-    ("alexnet_deepcluster", {}, 64),
+    ("alexnet_bvlc", {"image_size": 96}, 96),
+    ("alexnet_jigsaw", {"image_size": 64}, 64),
+    ("alexnet_rotnet", {"image_size": 64}, 64),
+    ("alexnet_colorization", {"image_size": 96}, 96),
+    ("alexnet_deepcluster", {"image_size": 64}, 64),
     ("vision_transformer", {"image_size": 32, "patch_size": 8, "num_layers": 2, "num_heads": 2, "hidden_dim": 32, "mlp_dim": 64}, 32),
     ("deit_tiny", {"image_size": 32}, 32),
     ("convit_tiny", {"image_size": 32}, 32),
     ("timm", {"model": "xcit_nano_12_p16_224", "img_size": 32}, 32),
     ("timm", {"model": "convnext_atto"}, 32),
+    ("timm", {"model": "swin_tiny_patch4_window7_224", "img_size": 32, "embed_dim": 16, "depths": (1, 1, 1, 1), "num_heads": (1, 1, 1, 1)}, 32),
     ("torchvision", {"model": "mobilenet_v3_small"}, 32),
 ]
 
@@ -173,7 +173,8 @@ def test_representative_trunks_run_on_cpu_in_fp32_and_bf16(name: str, kwargs: di
         grads = [p.grad for p in trunk.parameters() if p.requires_grad]
         assert grads and all(g is not None and torch.isfinite(g).all() for g in grads)
         assert any(float(g.abs().sum()) > 0 for g in grads)
-        if dtype is not None and name != "timm":
+        if dtype is not None and name not in ("timm", "vision_transformer", "deit_tiny", "convit_tiny"):
+            # conv nets keep bf16 activations; transformers' LayerNorm/residuals return fp32
             assert any(v.dtype == torch.bfloat16 for v in feats.values()), "autocast did not run in bf16"
 
 

@@ -23,7 +23,7 @@ from torch import Tensor
 
 from ssl_convert.errors import FormatError
 from ssl_convert.keymap import MappedState, map_keys, template_rule
-from ssl_convert.weights import Weights, head_keys
+from ssl_convert.weights import Weights, from_mapped, head_keys
 
 __all__ = ["CLASSY_RESNET_KEYS", "classy_to_ours", "is_classy_trunk", "ours_to_classy", "read_classy", "write_classy"]
 
@@ -81,7 +81,7 @@ def read_classy(obj: object) -> Weights:
     else:
         raise FormatError("a ClassyVision checkpoint is a dict")
     mapped = classy_to_ours(trunk)
-    out = Weights(dict(mapped.state), dropped=mapped.dropped, unconverted=mapped.unconverted)  # type: ignore[arg-type]
+    out = from_mapped(mapped)
     out.dropped += [f"heads.{k}" for k in heads]
     if heads:
         out.notes.append("ClassyVision heads are not converted; their weights are dropped")

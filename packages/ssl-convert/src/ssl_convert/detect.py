@@ -48,6 +48,11 @@ def detect_object(obj: object) -> str:
         raise FormatError(f"unknown checkpoint layout: {_describe(obj)}")
     if obj.get("format") == "ssl-checkpoint":
         return "ssl"
+    if obj.get("type") in ("shard_list", "shard", "slice_list"):
+        raise FormatError(
+            f"a VISSL {obj['type']} checkpoint (fairscale FSDP); consolidate it first with VISSL's "
+            "convert_sharded_checkpoint.py -t consolidated (needs fairscale), then convert that file"
+        )
     if "__author__" in obj and "model" in obj:
         raise FormatError("this is a detectron2 .pkl; ssl-convert writes detectron2 files but does not read them")
     if "blobs" in obj or "conv1_w" in obj:

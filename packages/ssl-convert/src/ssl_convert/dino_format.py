@@ -15,7 +15,7 @@ from collections.abc import Mapping
 
 from ssl_convert.errors import FormatError
 from ssl_convert.keymap import DROP, map_keys
-from ssl_convert.weights import Weights
+from ssl_convert.weights import Weights, from_mapped
 
 __all__ = ["is_dino", "read_dino"]
 
@@ -42,6 +42,6 @@ def read_dino(obj: object, branch: str = "teacher") -> Weights:
         return None
 
     mapped = map_keys(state, rule, what=f"DINO {branch}")
-    out = Weights(dict(mapped.state), dropped=mapped.dropped, unconverted=mapped.unconverted)  # type: ignore[arg-type]
+    out = from_mapped(mapped)
     out.notes.append(f"DINO: {branch} backbone kept; DINO head dropped")
     return out

@@ -7,36 +7,25 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-
-from torch import Tensor
-
 from ssl_convert.errors import FormatError
 from ssl_convert.keymap import DROP, map_keys
 from ssl_convert.mlp_head_arch import mlp_head_entry
-from ssl_convert.weights import Weights
+from ssl_convert.weights import Weights, state_dict_entry
 
 __all__ = ["is_moco", "read_moco"]
-
-
-def _state(obj: object) -> Mapping[str, Tensor]:
-    state = obj.get("state_dict", obj) if isinstance(obj, Mapping) else None
-    if not isinstance(state, Mapping):
-        raise FormatError("a MoCo checkpoint is a dict with a state_dict")
-    return state
 
 
 def is_moco(obj: object) -> bool:
     """True for a MoCo checkpoint (``encoder_q.`` keys, with or without ``module.``)."""
     try:
-        return any(k.removeprefix("module.").startswith("encoder_q.") for k in _state(obj))
+        return any(k.removeprefix("module.").startswith("encoder_q.") for k in state_dict_entry(obj, "MoCo"))
     except FormatError:
         return False
 
 
 def read_moco(obj: object) -> Weights:
     """MoCo query encoder -> trunk, its ``fc`` -> ``mlp`` head; key encoder and queue dropped."""
-    state = _state(obj)
+    state = state_dict_entry(obj, "MoCo")
 
     def rule(key: str) -> str | object | None:
         k = key.removeprefix("module.")

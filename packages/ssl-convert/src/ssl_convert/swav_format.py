@@ -8,29 +8,19 @@ one bias-free ``mlp`` head each ``[D] -> [K]``; everything else is the torchvisi
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
-
-from torch import Tensor
 
 from ssl_convert.errors import FormatError
 from ssl_convert.keymap import DROP, map_keys
 from ssl_convert.mlp_head_arch import mlp_head_entry
-from ssl_convert.weights import Weights
+from ssl_convert.weights import Weights, state_dict_entry
 
 __all__ = ["is_swav", "read_swav"]
-
-
-def _state(obj: object) -> Mapping[str, Tensor]:
-    state = obj.get("state_dict", obj) if isinstance(obj, Mapping) else None
-    if not isinstance(state, Mapping):
-        raise FormatError("a SwAV checkpoint is a dict of tensors")
-    return state
 
 
 def is_swav(obj: object) -> bool:
     """True for SwAV / DeepCluster-v2 weights (``prototypes`` next to a ResNet)."""
     try:
-        keys = [k.removeprefix("module.") for k in _state(obj)]
+        keys = [k.removeprefix("module.") for k in state_dict_entry(obj, "SwAV")]
     except FormatError:
         return False
     return "conv1.weight" in keys and any(k.startswith("prototypes") for k in keys)
@@ -38,7 +28,7 @@ def is_swav(obj: object) -> bool:
 
 def read_swav(obj: object) -> Weights:
     """Trunk plus projection head and prototypes as ``mlp`` heads."""
-    state = {k.removeprefix("module."): v for k, v in _state(obj).items()}
+    state = {k.removeprefix("module."): v for k, v in state_dict_entry(obj, "SwAV").items()}
     heads_prefixes = ["projection_head."] if any(k.startswith("projection_head.") for k in state) else []
     protos = sorted({m.group(1) for k in state if (m := re.match(r"^(prototypes(?:\.prototypes\d+)?)\.weight$", k))})
     heads_prefixes += [p + "." for p in protos]

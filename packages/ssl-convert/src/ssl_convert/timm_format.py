@@ -14,11 +14,10 @@ from typing import Any
 from torch import Tensor
 
 from ssl_convert.errors import FormatError
-from ssl_convert.keymap import DROP, MappedState, map_keys
+from ssl_convert.keymap import DROP, MappedState, map_keys, template_rule
 from ssl_convert.resnet_arch import is_resnet_state
 from ssl_convert.vit_keys import TIMM_TO_TORCHVISION_VIT, is_timm_vit
-from ssl_convert.keymap import template_rule
-from ssl_convert.weights import Weights, head_keys, plain_state
+from ssl_convert.weights import Weights, from_mapped, head_keys, mapped_trunk, plain_state
 
 __all__ = ["ours_to_timm", "read_timm", "timm_to_ours", "write_timm"]
 
@@ -46,12 +45,10 @@ def ours_to_timm(state: Mapping[str, Tensor]) -> MappedState:
 def read_timm(obj: object) -> Weights:
     """A timm state dict (optionally under ``state_dict``/``model``) -> :class:`Weights`."""
     mapped = timm_to_ours(plain_state(obj))
-    return Weights(dict(mapped.state), dropped=mapped.dropped, unconverted=mapped.unconverted)  # type: ignore[arg-type]
+    return from_mapped(mapped)
 
 
 def write_timm(payload: Mapping[str, Any]) -> tuple[dict[str, Tensor], list[str]]:
     """The timm state dict of an ssl checkpoint's trunk, and the head keys left out."""
     mapped = ours_to_timm(payload["trunk"]["state_dict"])
-    if mapped.unconverted:
-        raise FormatError(f"timm has no place for {len(mapped.unconverted)} trunk keys, e.g. {mapped.unconverted[0]!r}")
-    return dict(mapped.state), head_keys(payload)  # type: ignore[arg-type]
+    return mapped_trunk(mapped, "timm"), head_keys(payload)

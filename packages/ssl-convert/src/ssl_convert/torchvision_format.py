@@ -17,7 +17,7 @@ from ssl_convert.errors import FormatError
 from ssl_convert.keymap import DROP, MappedState, map_keys
 from ssl_convert.resnet_arch import is_resnet_state
 from ssl_convert.vit_keys import is_timm_vit, is_torchvision_vit, timm_vit_to_torchvision, torchvision_vit_to_timm
-from ssl_convert.weights import Weights, head_keys, plain_state
+from ssl_convert.weights import Weights, from_mapped, head_keys, mapped_trunk, plain_state
 
 __all__ = ["is_regnet_state", "ours_to_torchvision", "read_torchvision", "torchvision_to_ours", "write_torchvision"]
 
@@ -53,13 +53,11 @@ def read_torchvision(obj: object) -> Weights:
     """A torchvision state dict (optionally under ``state_dict``/``model``) -> :class:`Weights`."""
     state = plain_state(obj)
     mapped = torchvision_to_ours(state)
-    return Weights(dict(mapped.state), dropped=mapped.dropped, unconverted=mapped.unconverted)  # type: ignore[arg-type]
+    return from_mapped(mapped)
 
 
 def write_torchvision(payload: Mapping[str, Any]) -> tuple[dict[str, Tensor], list[str]]:
     """The torchvision state dict of an ssl checkpoint's trunk, and the head keys left out."""
     mapped = ours_to_torchvision(payload["trunk"]["state_dict"])
-    if mapped.unconverted:
-        raise FormatError(f"torchvision has no place for {len(mapped.unconverted)} trunk keys, e.g. {mapped.unconverted[0]!r}")
-    return dict(mapped.state), head_keys(payload)  # type: ignore[arg-type]
+    return mapped_trunk(mapped, "torchvision"), head_keys(payload)
 

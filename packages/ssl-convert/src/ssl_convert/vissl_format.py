@@ -26,7 +26,7 @@ from ssl_convert.keymap import MappedState, map_keys
 from ssl_convert.mlp_head_arch import mlp_head_entry
 from ssl_convert.resnet_arch import is_resnet_state
 from ssl_convert.vit_keys import is_timm_vit
-from ssl_convert.weights import Weights
+from ssl_convert.weights import Weights, from_mapped
 
 __all__ = ["find_vissl_model", "ours_to_vissl_trunk", "read_vissl", "vissl_trunk_to_ours", "write_vissl"]
 
@@ -110,7 +110,7 @@ def read_vissl(obj: object) -> Weights:
     """A loaded VISSL checkpoint -> :class:`Weights` (heads rebuilt as ssl-models heads)."""
     trunk, heads, where = find_vissl_model(obj)
     mapped = vissl_trunk_to_ours(trunk)
-    out = Weights(dict(mapped.state), dropped=mapped.dropped, unconverted=mapped.unconverted)  # type: ignore[arg-type]
+    out = from_mapped(mapped)
     out.notes.append(f"VISSL weights found in {where}")
     meta = obj.get("ssl_convert") if isinstance(obj, Mapping) else None
     grouped = _heads_by_index(heads)

@@ -13,8 +13,9 @@ from typing import Any
 from torch import Tensor
 
 from ssl_convert.errors import FormatError
+from ssl_convert.keymap import MappedState
 
-__all__ = ["Weights", "head_keys", "plain_state"]
+__all__ = ["Weights", "from_mapped", "head_keys", "mapped_trunk", "plain_state", "state_dict_entry"]
 
 
 @dataclass
@@ -55,3 +56,23 @@ def plain_state(obj: object) -> dict[str, Tensor]:
 def head_keys(payload: Mapping[str, Any]) -> list[str]:
     """``heads.<i>.<key>`` for every head weight of an ssl checkpoint (for "dropped" lists)."""
     return [f"heads.{i}.{k}" for i, h in enumerate(payload.get("heads") or []) for k in h["state_dict"]]
+
+
+def state_dict_entry(obj: object, what: str) -> Mapping[str, Tensor]:
+    """``obj["state_dict"]`` when present, else ``obj`` itself (official checkpoints do both)."""
+    state = obj.get("state_dict", obj) if isinstance(obj, Mapping) else None
+    if not isinstance(state, Mapping):
+        raise FormatError(f"a {what} checkpoint is a dict of tensors (optionally under state_dict)")
+    return state
+
+
+def from_mapped(mapped: MappedState) -> Weights:
+    """:class:`Weights` holding a mapped trunk state with its dropped / unconverted keys."""
+    return Weights(dict(mapped.state), dropped=list(mapped.dropped), unconverted=list(mapped.unconverted))  # type: ignore[arg-type]
+
+
+def mapped_trunk(mapped: MappedState, fmt: str) -> dict[str, Any]:
+    """The mapped trunk state for writing; :class:`FormatError` if any trunk key has no place."""
+    if mapped.unconverted:
+        raise FormatError(f"{fmt} has no place for {len(mapped.unconverted)} trunk keys, e.g. {mapped.unconverted[0]!r}")
+    return dict(mapped.state)

@@ -57,33 +57,50 @@ __all__ = [
     "write_results",
 ]
 
-# --- part B: retrieval, detection transfer, robustness, fine-tuning, semi-supervised, low-shot
-from ssl_eval import detection, retrieval
-from ssl_eval.detection import build_detector, evaluate_detector, train_detector, trunk_backbone
+# --- part B: retrieval, detection transfer, robustness, fine-tuning, semi-supervised, low-shot.
+# detection and retrieval load on first access (PEP 562), so `import ssl_eval` does not import
+# torchvision's detection models, scikit-learn's PCA or SciPy until one of their names is used.
+# (finetune is imported eagerly: the function must shadow the submodule of the same name.)
+import importlib as _importlib
+
 from ssl_eval.finetune import FinetuneResult, finetune
 from ssl_eval.low_shot_transfer import LOW_SHOT_TASKS, data_limit_indices, low_shot_transfer
-from ssl_eval.retrieval import evaluate_copydays, evaluate_instre, evaluate_revisited, revisited_metrics
 from ssl_eval.robustness import evaluate_ood, ood_class_indices
 from ssl_eval.semi_supervised import class_balanced_subset, semi_supervised_finetune
 
+_PART_B_EXPORTS: dict[str, str] = {
+    "detection": "ssl_eval.detection",
+    "retrieval": "ssl_eval.retrieval",
+    "build_detector": "ssl_eval.detection",
+    "evaluate_detector": "ssl_eval.detection",
+    "train_detector": "ssl_eval.detection",
+    "trunk_backbone": "ssl_eval.detection",
+    "evaluate_copydays": "ssl_eval.retrieval",
+    "evaluate_instre": "ssl_eval.retrieval",
+    "evaluate_revisited": "ssl_eval.retrieval",
+    "revisited_metrics": "ssl_eval.retrieval",
+}
+
+
+def __getattr__(name: str) -> object:
+    module_name = _PART_B_EXPORTS.get(name)
+    if module_name is None:
+        raise AttributeError(f"module 'ssl_eval' has no attribute {name!r}")
+    module = _importlib.import_module(module_name)
+    value = module if module_name == f"ssl_eval.{name}" else getattr(module, name)
+    globals()[name] = value
+    return value
+
+
 __all__ += [
+    *_PART_B_EXPORTS,
     "FinetuneResult",
     "LOW_SHOT_TASKS",
-    "build_detector",
     "class_balanced_subset",
     "data_limit_indices",
-    "detection",
-    "evaluate_copydays",
-    "evaluate_detector",
-    "evaluate_instre",
     "evaluate_ood",
-    "evaluate_revisited",
     "finetune",
     "low_shot_transfer",
     "ood_class_indices",
-    "retrieval",
-    "revisited_metrics",
     "semi_supervised_finetune",
-    "train_detector",
-    "trunk_backbone",
 ]

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from torch import Tensor
-from torchmetrics.functional.classification import multiclass_accuracy
 
 __all__ = ["topk_accuracy"]
 
@@ -13,6 +12,9 @@ def topk_accuracy(logits: Tensor, labels: Tensor) -> dict[str, float]:
 
     Top-5 is top-``min(5, C)``.
     """
+    # Imported here: importing torchmetrics costs seconds (it pulls in torchvision).
+    from torchmetrics.functional.classification import multiclass_accuracy
+
     num_classes = int(logits.shape[1])
     out = {}
     for key, k in (("top1", 1), ("top5", min(5, num_classes))):

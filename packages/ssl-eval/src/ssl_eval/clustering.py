@@ -17,10 +17,6 @@ import faiss
 import numpy as np
 import torch
 from torch import Tensor
-from torchmetrics.functional.clustering import (
-    adjusted_rand_score,
-    normalized_mutual_info_score,
-)
 
 from ssl_eval.atomic_files import atomic_write_bytes
 from ssl_eval.validation import as_feature_matrix, as_label_vector
@@ -56,6 +52,12 @@ def kmeans_assign(
 
 def clustering_scores(assignments: Tensor, labels: Tensor) -> dict[str, float]:
     """NMI (arithmetic normalisation) and ARI of cluster ids ``[N]`` against labels ``[N]``."""
+    # Imported here: importing torchmetrics costs seconds (it pulls in torchvision).
+    from torchmetrics.functional.clustering import (
+        adjusted_rand_score,
+        normalized_mutual_info_score,
+    )
+
     pred = as_label_vector(assignments, "assignments")
     target = as_label_vector(labels, "labels")
     if pred.shape != target.shape:

@@ -57,7 +57,7 @@ def _unpack(batch: object) -> tuple[Tensor, Tensor, Tensor | None]:
 
 
 def _gather_rows(tensor: Tensor) -> Tensor:
-    """All-gather ``[n_r, ...]`` tensors of different lengths from every rank -> ``[sum n_r, ...]``."""
+    """All-gather ``[n_r, ...]`` tensors of different lengths -> ``[sum_r n_r, ...]``."""
     world = dist.get_world_size()
     count = torch.tensor([tensor.shape[0]], dtype=torch.int64)
     counts = [torch.zeros_like(count) for _ in range(world)]

@@ -23,7 +23,7 @@ __all__ = ["knn_classify", "knn_classify_multi_k", "knn_search"]
 def knn_search(
     train_features: Tensor, test_features: Tensor, k: int, batch_size: int = 4096
 ) -> tuple[Tensor, Tensor]:
-    """Cosine top-``k`` search: ``[N, D]`` train, ``[M, D]`` test -> (similarities, indices) ``[M, k]``.
+    """Cosine top-``k`` search: train ``[N, D]``, test ``[M, D]`` -> (sims, ids) ``[M, k]``.
 
     Rows are L2-normalised first; similarities come back sorted in decreasing order.
     """

@@ -12,7 +12,8 @@ Learning-rate schedules (closed forms of the PyTorch schedulers of the same name
 - ``"constant"``; ``"cosine"``: ``CosineAnnealingLR(T_max=total_steps)``, stepped per iteration;
 - ``"step"``: ``StepLR(step_size, gamma)`` per epoch; ``"multistep"``: ``MultiStepLR`` per epoch;
 - ``"onecycle"``: ``OneCycleLR(max_lr=lr, total_steps)`` with PyTorch's defaults (pct_start 0.3,
-  cosine annealing, div_factor 25, final_div_factor 1e4, momentum / Adam beta1 cycled 0.95 <-> 0.85);
+  cosine annealing, div_factor 25, final_div_factor 1e4, momentum / Adam beta1 cycled
+  0.95 <-> 0.85);
 - ``"poly"``: ``PolynomialLR(total_iters=total_steps, power=poly_power)`` per iteration.
 """
 
@@ -115,7 +116,9 @@ def head_schedule(
         first = t <= end1
         pct1 = t / end1 if end1 > 0 else torch.ones_like(t)
         pct2 = (t - end1) / (end2 - end1)
-        lr = torch.where(first, _anneal_cos(initial, max_lr, pct1), _anneal_cos(max_lr, minimum, pct2))
+        lr = torch.where(
+            first, _anneal_cos(initial, max_lr, pct1), _anneal_cos(max_lr, minimum, pct2)
+        )
         momentum = torch.where(first, _anneal_cos(hi, lo, pct1), _anneal_cos(lo, hi, pct2))
     return lr, momentum
 

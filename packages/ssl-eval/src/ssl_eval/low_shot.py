@@ -29,7 +29,7 @@ LOW_SHOT_KS = (1, 2, 4, 8, 16, 32, 64, 96)
 def low_shot_samples(
     targets: ArrayLike, k: int, sample: int, dataset: str = "voc", seed: int = 0
 ) -> list[np.ndarray]:
-    """Train row indices per class for draw ``sample`` (deterministic in ``seed``, ``sample``, ``k``).
+    """Train row indices per class for draw ``sample`` (deterministic in seed, sample, k).
 
     ``"voc"``: one index array per class (k positives + 19k negatives). ``"places205"``: the same
     array (k rows of every class) repeated for each class.

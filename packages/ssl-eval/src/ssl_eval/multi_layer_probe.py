@@ -104,7 +104,9 @@ def multi_layer_linear_eval(
             rows = order[start : start + batch_size]
             if len(rows) < 2:  # BatchNorm needs two rows; VISSL drops the last short batch too
                 continue
-            loss = sum(F.cross_entropy(heads[name](train[name][rows]), train_y[rows]) for name in layers)
+            loss = sum(
+                F.cross_entropy(heads[name](train[name][rows]), train_y[rows]) for name in layers
+            )
             optimizer.zero_grad(set_to_none=True)
             loss.backward()  # type: ignore[union-attr]
             optimizer.step()

@@ -14,12 +14,13 @@ from __future__ import annotations
 import warnings
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
+from typing import TYPE_CHECKING
 
 import numpy as np
 from numpy.typing import ArrayLike
-from sklearn.exceptions import ConvergenceWarning
-from sklearn.model_selection import cross_val_score
-from sklearn.svm import LinearSVC
+
+if TYPE_CHECKING:
+    from sklearn.svm import LinearSVC
 
 from ssl_eval.average_precision import voc_average_precision
 
@@ -59,6 +60,8 @@ def as_svm_targets(targets: ArrayLike, num_classes: int | None = None) -> np.nda
 
 
 def _linear_svc(cost: float, max_iter: int) -> LinearSVC:
+    from sklearn.svm import LinearSVC  # imported on use: scikit-learn takes seconds to import
+
     return LinearSVC(
         C=cost,
         class_weight=VOC07_CLASS_WEIGHT,
@@ -73,6 +76,8 @@ def _linear_svc(cost: float, max_iter: int) -> LinearSVC:
 
 def fit_linear_svc(x: np.ndarray, y: np.ndarray, cost: float, max_iter: int = 2000) -> LinearSVC:
     """One VISSL-configured ``LinearSVC`` on rows ``x [n, D]``, labels ``y [n]`` in {1, -1}."""
+    from sklearn.exceptions import ConvergenceWarning
+
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         return _linear_svc(cost, max_iter).fit(x, y)
@@ -86,6 +91,9 @@ def _svm_labels(column: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 def _one_class(
     x: np.ndarray, column: np.ndarray, costs: Sequence[float], folds: int, max_iter: int
 ) -> tuple[np.ndarray, LinearSVC]:
+    from sklearn.exceptions import ConvergenceWarning
+    from sklearn.model_selection import cross_val_score
+
     keep, y = _svm_labels(column)
     xs = x[keep]
     n_pos, n_neg = int((y == 1).sum()), int((y == -1).sum())

@@ -159,7 +159,9 @@ def load_config(
         return OmegaConf.to_object(merged)  # type: ignore[return-value]
     except OmegaConfBaseException as exc:
         msg = str(exc).splitlines()[0]
-        raise ConfigError(f"invalid recipe config: {msg}") from None
+        key = getattr(exc, "full_key", None)
+        where = f" for key {key!r}" if key else ""
+        raise ConfigError(f"invalid recipe config{where}: {msg}") from None
 
 
 def config_to_dict(config: Any) -> dict[str, Any]:

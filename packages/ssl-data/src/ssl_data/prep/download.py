@@ -9,6 +9,7 @@ __all__ = ["DOWNLOADS", "download_dataset"]
 #: preparer name -> official archive / file URLs (extracted into ``-i``).
 DOWNLOADS: dict[str, tuple[str, ...]] = {
     "dtd": ("https://www.robots.ox.ac.uk/~vgg/data/dtd/download/dtd-r1.0.1.tar.gz",),
+    "caltech101": ("http://www.vision.caltech.edu/Image_Datasets/Caltech101/101_ObjectCategories.tar.gz",),
     "food101": ("http://data.vision.ee.ethz.ch/cvl/food-101.tar.gz",),
     "oxford_pets": (
         "https://www.robots.ox.ac.uk/~vgg/data/pets/data/images.tar.gz",

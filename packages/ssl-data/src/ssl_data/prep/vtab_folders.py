@@ -22,8 +22,10 @@ __all__ = [
     "fgvc_aircraft",
     "food101",
     "gtsrb",
+    "kitti_dist",
     "oxford_flowers",
     "oxford_pets",
+    "stanford_cars",
 ]
 
 
@@ -184,3 +186,58 @@ def dsprites_location(input_path: Path, output_dir: Path, num_train: int = 50000
 def dsprites_orientation(input_path: Path, output_dir: Path, num_train: int = 50000, num_val: int = 10000, seed: int = 0) -> dict[str, Any]:
     """dSprites -> disk_folder with the orientation (40 values) in 16 classes (VTAB)."""
     return _dsprites(input_path, output_dir, 3, 16, 40, num_train, num_val, seed)
+
+
+def stanford_cars(input_path: Path, output_dir: Path) -> dict[str, Any]:
+    """Stanford Cars (``devkit/cars_meta.mat`` class_names, ``devkit/cars_train_annos.mat`` and
+    ``cars_test_annos_withlabels.mat`` with fname/class, images in ``cars_train/`` and
+    ``cars_test/``) -> ``train/`` and ``val/`` (the test set), one folder per class name.
+    Needs scipy."""
+    from scipy.io import loadmat
+
+    root = find_root(input_path, "devkit", ("stanford_cars", "cars"))
+    names = [str(n) for n in loadmat(require_file(root / "devkit" / "cars_meta.mat", "Cars class names"), squeeze_me=True)["class_names"]]
+    test_annos = next((p for p in (root / "cars_test_annos_withlabels.mat", root / "devkit" / "cars_test_annos_withlabels.mat") if p.is_file()), None)
+    if test_annos is None:
+        raise FileNotFoundError(f"Stanford Cars test labels not found: {root / 'cars_test_annos_withlabels.mat'}")
+
+    def items(annos: Path, folder: str) -> list[tuple[Path, str]]:
+        rec = np.atleast_1d(loadmat(annos, squeeze_me=True)["annotations"])
+        return [(root / folder / str(r["fname"]), names[int(r["class"]) - 1]) for r in rec]
+
+    return write_disk_folder(Path(output_dir), {
+        "train": items(require_file(root / "devkit" / "cars_train_annos.mat", "Cars train annotations"), "cars_train"),
+        "val": items(test_annos, "cars_test"),
+    })  # fmt: skip
+
+
+#: VTAB's closest-vehicle-distance bins (metres): < 8, 8-20, 20-999, and 999+ (no vehicle).
+KITTI_DIST_THRESHOLDS = (-100.0, 8.0, 20.0, 999.0)
+
+
+def kitti_dist(input_path: Path, output_dir: Path, val_fraction: float = 0.1, seed: int = 0) -> dict[str, Any]:
+    """KITTI object detection (``training/image_2/*.png``, ``training/label_2/*.txt``) -> disk_folder
+    whose class is the distance to the closest Car/Van/Truck (the ``z`` of its location): classes
+    0 (< 8 m), 1 (8-20 m), 2 (> 20 m), 3 (no vehicle), VTAB's task. Only the training set has
+    labels: a seeded ``val_fraction`` of it becomes ``val/``."""
+    if not 0.0 < val_fraction < 1.0:
+        raise ValueError(f"val_fraction must be in (0, 1), got {val_fraction}")
+    root = find_root(input_path, "training", ("kitti", "data_object")) / "training"
+    label_dir = require_dir(root / "label_2", "KITTI label folder")
+    edges = np.array(KITTI_DIST_THRESHOLDS)
+    items = []
+    for txt in sorted(label_dir.glob("*.txt")):
+        depths = [1000.0]
+        for line in txt.read_text().splitlines():
+            parts = line.split()
+            if len(parts) >= 15 and parts[0] in ("Car", "Van", "Truck"):
+                depths.append(float(parts[13]))
+        label = int(np.flatnonzero(edges < min(depths)).max())
+        items.append((require_file(root / "image_2" / f"{txt.stem}.png", "KITTI image"), str(label)))
+    if not items:
+        raise ValueError(f"no label files in {label_dir}")
+    order = np.random.default_rng(seed).permutation(len(items))
+    n_val = max(1, int(round(len(items) * val_fraction)))
+    return write_disk_folder(Path(output_dir), {
+        "train": [items[i] for i in order[n_val:]], "val": [items[i] for i in order[:n_val]],
+    })  # fmt: skip

@@ -65,19 +65,18 @@ def _resample_matrix(start: Tensor, length: Tensor, in_size: int, out_size: int)
     whose row ``o`` holds the weights of output pixel ``o`` over the input pixels (zero outside the
     window), so that ``matrix @ signal`` resizes the window to ``out_size`` pixels.
     """
-    length_f = length.to(torch.float64)
+    length_f = length.to(torch.float32)
     scale = (length_f / out_size)[:, None]  # [B, 1]
     support = torch.where(scale >= 1.0, scale, torch.ones_like(scale))
     invscale = torch.where(scale >= 1.0, 1.0 / scale, torch.ones_like(scale))
-    center = scale * (torch.arange(out_size, dtype=torch.float64) + 0.5)[None, :]  # [B, O]
+    center = scale * (torch.arange(out_size, dtype=torch.float32) + 0.5)[None, :]  # [B, O]
     lo = (center - support + 0.5).clamp(min=0.0).floor()  # window pixels, crop coordinates
     hi = torch.minimum((center + support + 0.5).floor(), length_f[:, None])
-    pix = torch.arange(in_size, dtype=torch.float64)[None, None, :] - start.to(torch.float64)[:, None, None]
+    pix = torch.arange(in_size, dtype=torch.float32)[None, None, :] - start.to(torch.float32)[:, None, None]
     weight = (1.0 - ((pix - center[..., None] + 0.5) * invscale[..., None]).abs()).clamp(min=0.0)
     inside = (pix >= lo[..., None]) & (pix < hi[..., None])
     weight = weight * inside
-    weight = weight / weight.sum(-1, keepdim=True).clamp(min=1e-12)
-    return weight.to(torch.float32)
+    return weight / weight.sum(-1, keepdim=True).clamp(min=1e-12)
 
 
 def _grey(x: Tensor) -> Tensor:
@@ -284,21 +283,20 @@ class BatchedSimCLRAugment(nn.Module):
         return x
 
     def _jitter(self, x: Tensor, params: AugmentParams) -> Tensor:
-        dev = x.device
+        """Colour jitter in each sample's own order: samples sharing an order (24 possible) are
+        gathered once, get the four operations with their per-sample factors, and are written back."""
         active = params.jitter
         if not bool(active.any()):
             return x
-        order = params.order
         factors = (params.brightness, params.contrast, params.saturation, params.hue)
-        x = x.clone()
-        for step in range(4):
-            for op in range(4):
-                sel = torch.nonzero(active & (order[:, step] == op)).flatten()
-                if sel.numel() == 0:
-                    continue
-                sel_d = sel.to(dev)
-                f = factors[op][sel].to(dev)
-                x[sel_d] = self._colour_op(op, x[sel_d], f)
+        codes = (params.order * torch.tensor([64, 16, 4, 1])).sum(1)
+        for code in torch.unique(codes[active]).tolist():
+            sel = torch.nonzero(active & (codes == code)).flatten()
+            sel_d = sel.to(x.device)
+            xs = x[sel_d]
+            for op in params.order[sel[0]].tolist():
+                xs = self._colour_op(op, xs, factors[op][sel].to(x.device))
+            x[sel_d] = xs
         return x
 
     @staticmethod

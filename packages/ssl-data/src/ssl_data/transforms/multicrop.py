@@ -74,7 +74,7 @@ class ImgPilMultiCropRandomApply:
         if not all(0.0 <= p <= 1.0 for p in prob):
             raise ValueError(f"prob must hold probabilities in [0, 1], got {list(prob)}")
         built = [t if callable(t) else build_transform_from_spec(t) for t in transforms]
-        self.transform = v2.Compose(built) if built else (lambda x: x)
+        self.transform = v2.Compose(built) if built else v2.Identity()
         self.prob = [float(p) for p in prob]
 
     def __call__(self, images: Sequence[Any]) -> list[Any]:

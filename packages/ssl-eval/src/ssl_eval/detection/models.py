@@ -35,6 +35,7 @@ def build_detector(
     rpn_pre_nms_top_n_test: int = 1000,
     rpn_post_nms_top_n_test: int = 1000,
     box_detections_per_img: int = 100,
+    box_batch_size_per_image: int = 512,
     probe_size: int = 64,
 ) -> nn.Module:
     """A torchvision ``FasterRCNN`` or ``MaskRCNN``.
@@ -47,6 +48,8 @@ def build_detector(
             training (detectron2's MIN_SIZE_TRAIN). ``max_size`` caps the longer side.
         anchor_sizes: one size per feature map when the backbone gives as many maps as sizes
             (FPN); all sizes on the single map otherwise (C4-style).
+        box_batch_size_per_image: RoIs sampled per image for the box (and mask) losses
+            (torchvision's and detectron2's default 512; small values make tiny CPU runs fast).
     Inputs in training: ``model(images: list[Tensor[3, H, W] in 0..1], targets: list[dict])``
     with ``boxes`` float ``[N, 4]`` xyxy, ``labels`` int64 ``[N]`` (1..num_classes-1), and
     ``masks`` uint8 ``[N, H, W]`` for Mask R-CNN; returns a dict of losses. In eval mode it
@@ -78,6 +81,7 @@ def build_detector(
         rpn_pre_nms_top_n_test=rpn_pre_nms_top_n_test,
         rpn_post_nms_top_n_test=rpn_post_nms_top_n_test,
         box_detections_per_img=box_detections_per_img,
+        box_batch_size_per_image=box_batch_size_per_image,
         box_roi_pool=MultiScaleRoIAlign(feature_maps, output_size=7, sampling_ratio=2),
     )
     if kind == "faster_rcnn":

@@ -1,0 +1,96 @@
+"""`ssl run` end to end on real data (scikit-learn's digits), then export to torchvision and benchmark."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import pytest
+import torch
+import torchvision
+
+from cli_runner import run_ssl
+
+SMALL = [
+    "model.width_multiplier=1.0", "data.image_size=16", "data.batch_size=64", "data.limit=256",
+    "train.epochs=1", "benchmark.linear_epochs=3", "benchmark.knn_k=20", "benchmark.batch_size=256",
+]
+
+
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory):
+    out = tmp_path_factory.mktemp("run") / "simclr"
+    proc = run_ssl("run", "simclr", "--data", "digits", "--out", str(out), "--no-progress", *SMALL)
+    assert proc.returncode == 0, proc.stderr
+    assert "kNN top-1: pretrained" in proc.stdout
+    return out
+
+
+def _leaf_paths(tree, prefix=""):
+    for key, value in tree.items():
+        path = f"{prefix}{key}"
+        if isinstance(value, dict):
+            yield from _leaf_paths(value, path + ".")
+        else:
+            yield path, value
+
+
+def test_run_writes_results_report_plot_config(run_dir):
+    results = json.loads((run_dir / "results.json").read_text())
+    assert results["recipe"] == "simclr"
+    leaves = dict(_leaf_paths(results))
+    knn_top1 = [p for p in leaves if "knn" in p and "top1" in p]
+    assert "benchmarks.knn.top1" in knn_top1 and "random_init.knn.top1" in knn_top1
+    for path in ("benchmarks.knn.top1", "benchmarks.linear.top1", "random_init.knn.top1", "random_init.linear.top1"):
+        assert 0.0 <= leaves[path] <= 100.0 and not math.isnan(leaves[path])
+    assert results["data"]["test_images"] > 0 and results["pretrain"]["epochs"] == 1
+    assert results["pretrain"]["steps"] == 4
+    report = (run_dir / "report.md").read_text()
+    assert "knn" in report.lower() and "random" in report.lower()
+    png = (run_dir / "loss_curve.png").read_bytes()
+    assert png[:8] == b"\x89PNG\r\n\x1a\n"
+    assert "width_multiplier: 1.0" in (run_dir / "config.yaml").read_text()
+    assert (run_dir / "checkpoints" / "final.pt").is_file() and (run_dir / "checkpoints" / "last.pt").is_file()
+    assert any((run_dir / "tensorboard").iterdir())
+    assert not [p for p in run_dir.rglob("*.tmp")]
+
+
+def test_exported_trunk_loads_into_torchvision_strictly(run_dir, tmp_path):
+    from ssl_models import checkpoint as ckpt_format
+
+    out = tmp_path / "resnet18_tv.pth"
+    proc = run_ssl("convert", str(run_dir / "checkpoints" / "final.pt"), str(out), "--to", "torchvision")
+    assert proc.returncode == 0, proc.stderr
+    state = torch.load(out, weights_only=True)
+    tv = torchvision.models.resnet18()
+    tv.fc = torch.nn.Identity()
+    tv.load_state_dict(state, strict=True)
+    ours = ckpt_format.trunk_from_checkpoint(ckpt_format.load_checkpoint(run_dir / "checkpoints" / "final.pt"))
+    x = torch.randn(4, 3, 32, 32)
+    torch.testing.assert_close(tv.eval()(x), ours.eval()(x), rtol=1e-5, atol=1e-5)
+
+
+def test_benchmark_command_on_the_checkpoint(run_dir, tmp_path):
+    proc = run_ssl(
+        "benchmark", "knn", "--checkpoint", str(run_dir / "checkpoints" / "final.pt"), "--data", "digits",
+        "--out", str(tmp_path / "bench"), "knn_k=20",
+    )
+    assert proc.returncode == 0, proc.stderr
+    results = json.loads((tmp_path / "bench" / "results.json").read_text())
+    assert results["data"]["image_size"] == 16
+    assert 0 <= results["benchmarks"]["knn"]["top1"] <= 100 and "linear" not in results["benchmarks"]
+
+
+def test_resume_after_completion_does_not_train_again(run_dir):
+    proc = run_ssl("pretrain", "simclr", "--data", "digits", "--out", str(run_dir), "--resume", "--no-progress", *SMALL)
+    assert proc.returncode == 0, proc.stderr
+    assert "pretrained 1 epochs" in proc.stdout
+
+
+def test_recipes_and_env_commands():
+    proc = run_ssl("recipes", "list")
+    assert proc.returncode == 0 and proc.stdout.startswith("simclr")
+    proc = run_ssl("recipes", "show", "simclr")
+    assert proc.returncode == 0 and "temperature:" in proc.stdout and "epochs:" in proc.stdout
+    proc = run_ssl("env")
+    assert proc.returncode == 0 and "torch" in proc.stdout
