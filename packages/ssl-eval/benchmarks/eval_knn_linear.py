@@ -4,7 +4,8 @@ Features are real-data derived: Fashion-MNIST pixels through a fixed random ReLU
 512 dimensions (random Gaussian features of the same size when the dataset files are absent).
 
     python packages/ssl-eval/benchmarks/eval_knn_linear.py [--train 60000] [--test 10000]
-        [--epochs 30] [--threads 2] [--linear-threads 1] [--skip-knn] [--out results.json]
+        [--epochs 30] [--threads 2] [--linear-threads 1] [--skip-knn] [--skip-probe]
+        [--out results.json]
 
 Prints one JSON object. Baselines run in the same process: a plain-PyTorch brute-force kNN
 (matrix product + topk) and the same grid trained head after head with torch.optim + schedulers.
@@ -140,6 +141,7 @@ def main() -> None:
         help="threads for the linear heads (small ops: one thread is steadier on a busy box)",
     )
     parser.add_argument("--skip-knn", action="store_true")
+    parser.add_argument("--skip-probe", action="store_true")
     parser.add_argument("--skip-sequential", action="store_true")
     parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args()
@@ -156,12 +158,13 @@ def main() -> None:
         run_knn(xtr, ytr, xte, yte, out)
     torch.set_num_threads(args.linear_threads)
 
-    with Timer() as t:
-        probe = linear_probe(xtr, ytr, xte, yte)
-    out["linear_probe_defaults"] = t.record(
-        stage="linear_probe", top1=probe["top1"], epochs=probe["epochs"],
-        batch_size=probe["batch_size"],
-    )
+    if not args.skip_probe:
+        with Timer() as t:
+            probe = linear_probe(xtr, ytr, xte, yte)
+        out["linear_probe_defaults"] = t.record(
+            stage="linear_probe", top1=probe["top1"], epochs=probe["epochs"],
+            batch_size=probe["batch_size"],
+        )
 
     grid = virb_grid(args.epochs)
     with Timer() as t:

@@ -35,7 +35,7 @@ def test_multi_crop_2x224_6x96_equals_each_crop_alone() -> None:
     calls = []
     handle = trunk.conv1.register_forward_hook(lambda m, a, o: calls.append(a[0].shape[0]))
     with torch.no_grad():
-        emb, scores = model(crops)
+        ((emb, scores),) = model(crops)
         handle.remove()
         assert calls == [2 * b, 6 * b]  # one trunk pass per resolution
         assert emb.shape == (8 * b, 16) and scores.shape == (8 * b, 10)
@@ -48,7 +48,7 @@ def test_multi_crop_2x224_6x96_equals_each_crop_alone() -> None:
 def test_heads_on_several_layers_and_per_shape_head_runs() -> None:
     torch.manual_seed(0)
     trunk = _tiny_trunk().eval()
-    heads = [MLPHead([128, 5]), [MLPHead([64, 3])]]
+    heads = [MLPHead([128, 5]), [MLPHead([64 * 2 * 2, 3])]]
     model = SSLModel(trunk, heads, head_features=["flatten", "res4"]).eval()
     x = torch.randn(3, 3, 32, 32)
     with torch.no_grad():

@@ -9,6 +9,7 @@ from typing import List, Optional
 
 import typer
 
+from ssl_cli.data_commands import data_app
 from ssl_cli.errors import EXPECTED_ERRORS, UsageError, fail
 
 __all__ = ["app", "main"]
@@ -22,6 +23,7 @@ app = typer.Typer(
 )
 recipes_app = typer.Typer(help="List and show the training recipes.", no_args_is_help=True)
 app.add_typer(recipes_app, name="recipes")
+app.add_typer(data_app, name="data")
 
 OVERRIDES_HELP = "Recipe values to override, as dotted key=value (e.g. optim.lr=0.3 train.epochs=2)."
 

@@ -75,6 +75,9 @@ class ConversionReport:
     max_abs_diff: float | None = None
     verified_with: str | None = None
 
+    def __str__(self) -> str:
+        return self.summary()
+
     def summary(self) -> str:
         """A few human-readable lines (what the CLI prints)."""
         found = "detected" if self.source_detected else "given"

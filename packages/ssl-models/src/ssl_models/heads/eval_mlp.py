@@ -20,6 +20,9 @@ class EvalMLPHead(Head):
     pooled to 3x3: ``in_channels=1024, dims=[9216, 1000]``). Parameters: ``channel_bn``, ``clf``.
     """
 
+    head_name = "eval_mlp"
+    norm_type: type[nn.Module] = nn.BatchNorm2d
+
     def __init__(
         self,
         in_channels: int,
@@ -34,8 +37,8 @@ class EvalMLPHead(Head):
     ) -> None:
         opts = {"use_bn": use_bn, "use_relu": use_relu, "use_dropout": use_dropout, "use_bias": use_bias, "skip_last_layer_relu_bn": skip_last_layer_relu_bn}
         bn = {"batchnorm_eps": batchnorm_eps, "batchnorm_momentum": batchnorm_momentum}
-        super().__init__("eval_mlp", {"in_channels": int(in_channels), "dims": [int(d) for d in dims], **opts, **bn})
-        self.channel_bn = nn.BatchNorm2d(in_channels, eps=batchnorm_eps, momentum=batchnorm_momentum)
+        super().__init__(self.head_name, {"in_channels": int(in_channels), "dims": [int(d) for d in dims], **opts, **bn})
+        self.channel_bn = self.norm_type(in_channels, eps=batchnorm_eps, momentum=batchnorm_momentum)
         self.clf = mlp_layers(dims, **opts, **bn)
 
     def forward(self, x: Tensor) -> Tensor:
@@ -47,29 +50,15 @@ class EvalMLPHead(Head):
         return self.clf(self.channel_bn(x).flatten(1))
 
 
-class LinearEvalMLPHead(Head):
+class LinearEvalMLPHead(EvalMLPHead):
     """VISSL's ``linear_eval_mlp``: BatchNorm1d over ``in_channels`` then MLP, ``[B, in_channels] -> [B, dims[-1]]``.
 
-    ``[B, C, 1, 1]`` inputs are flattened. Parameters: ``channel_bn``, ``clf``.
+    ``[B, C, 1, 1]`` inputs are flattened. Parameters: ``channel_bn``, ``clf``. Same options as
+    ``EvalMLPHead``.
     """
 
-    def __init__(
-        self,
-        in_channels: int,
-        dims: Sequence[int],
-        use_bn: bool = False,
-        use_relu: bool = False,
-        use_dropout: bool = False,
-        use_bias: bool = True,
-        skip_last_layer_relu_bn: bool = True,
-        batchnorm_eps: float = 1e-5,
-        batchnorm_momentum: float = 0.1,
-    ) -> None:
-        opts = {"use_bn": use_bn, "use_relu": use_relu, "use_dropout": use_dropout, "use_bias": use_bias, "skip_last_layer_relu_bn": skip_last_layer_relu_bn}
-        bn = {"batchnorm_eps": batchnorm_eps, "batchnorm_momentum": batchnorm_momentum}
-        super().__init__("linear_eval_mlp", {"in_channels": int(in_channels), "dims": [int(d) for d in dims], **opts, **bn})
-        self.channel_bn = nn.BatchNorm1d(in_channels, eps=batchnorm_eps, momentum=batchnorm_momentum)
-        self.clf = mlp_layers(dims, **opts, **bn)
+    head_name = "linear_eval_mlp"
+    norm_type = nn.BatchNorm1d
 
     def forward(self, x: Tensor) -> Tensor:
         """``[B, in_channels]`` -> ``[B, dims[-1]]``."""
