@@ -94,3 +94,22 @@ def test_recipes_and_env_commands():
     assert proc.returncode == 0 and "temperature:" in proc.stdout and "epochs:" in proc.stdout
     proc = run_ssl("env")
     assert proc.returncode == 0 and "torch" in proc.stdout
+
+
+def test_extract_then_reload_and_clustering_suite(run_dir, tmp_path):
+    import numpy as np
+    import ssl_eval
+
+    ckpt = str(run_dir / "checkpoints" / "final.pt")
+    proc = run_ssl("extract", "--checkpoint", ckpt, "--data", "digits", "--out", str(tmp_path / "f"), "--layers", "res4,res5avg")
+    assert proc.returncode == 0, proc.stderr
+    test = ssl_eval.load_features(tmp_path / "f", "test", "res5avg")
+    res4 = ssl_eval.load_features(tmp_path / "f", "train", "res4")
+    assert test["features"].shape[1] == 512 and np.array_equal(test["inds"], np.arange(len(test["inds"])))
+    assert res4["features"].ndim == 2 and len(res4["targets"]) > len(test["targets"])
+    proc = run_ssl("extract", "--checkpoint", ckpt, "--data", "digits", "--out", str(tmp_path / "g"), "--layers", "res9")
+    assert proc.returncode == 2 and "res9" in proc.stderr and "Traceback" not in proc.stderr
+    proc = run_ssl("benchmark", "clustering", "--checkpoint", ckpt, "--data", "digits")
+    assert proc.returncode == 0, proc.stderr
+    clustering = json.loads(proc.stdout)["benchmarks"]["clustering"]
+    assert clustering["num_clusters"] == 10 and 0.0 <= clustering["nmi"] <= 1.0

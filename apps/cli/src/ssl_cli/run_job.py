@@ -17,10 +17,10 @@ import ssl_eval
 import ssl_train
 from ssl_train import ImageSplit, normalize_images
 
-__all__ = ["benchmark_trunk", "check_out_dir", "run_recipe"]
+__all__ = ["SplitBatches", "benchmark_trunk", "check_out_dir", "run_recipe"]
 
 
-class _SplitBatches:
+class SplitBatches:
     """Normalised image batches of an in-memory split, as (images, labels, indices)."""
 
     def __init__(self, split: ImageSplit, batch_size: int) -> None:
@@ -84,8 +84,8 @@ def benchmark_trunk(
     t0 = time.perf_counter()
     bs = protocol.batch_size
     dtype = torch.bfloat16 if precision == "bf16" else None
-    train_x, train_y = ssl_eval.extract_features(trunk, _SplitBatches(train, bs), autocast_dtype=dtype)
-    test_x, test_y = ssl_eval.extract_features(trunk, _SplitBatches(test, bs), autocast_dtype=dtype)
+    train_x, train_y = ssl_eval.extract_features(trunk, SplitBatches(train, bs), autocast_dtype=dtype)
+    test_x, test_y = ssl_eval.extract_features(trunk, SplitBatches(test, bs), autocast_dtype=dtype)
     out: dict[str, Any] = {"feature_dim": int(train_x.shape[1]), "extract_seconds": round(time.perf_counter() - t0, 1)}
     if "knn" in which:
         knn = ssl_eval.knn_classify(
@@ -100,6 +100,13 @@ def benchmark_trunk(
         )
         out["linear"] = {"top1": lin["top1"], "top5": lin["top5"], "epochs": protocol.linear_epochs}
         _log(f"  linear probe ({protocol.linear_epochs} epochs): top-1 {lin['top1']:.2f} %")
+    if "clustering" in which:
+        num_classes = int(train_y.max()) + 1
+        clusters = ssl_eval.cluster_features(
+            test_x, test_y, num_clusters=protocol.clusters or num_classes, seed=0, l2_normalize=True
+        )
+        out["clustering"] = {k: clusters[k] for k in ("num_clusters", "nmi", "ari")}
+        _log(f"  k-means ({clusters['num_clusters']} clusters, test split): NMI {clusters['nmi']:.3f}, ARI {clusters['ari']:.3f}")
     return out
 
 

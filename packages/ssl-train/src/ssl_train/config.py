@@ -105,6 +105,8 @@ class BenchmarkConfig:
     linear_batch_size: int = 1024
     random_init_baseline: bool = True
     batch_size: int = 512
+    clusters: int = 0
+    """k-means clusters of the clustering benchmark (0: as many as classes)."""
 
 
 def _flatten_keys(node: Any, prefix: str = "") -> list[str]:
