@@ -163,23 +163,20 @@ def convert(
     to: str = typer.Option(..., "--to", help="ssl, torchvision, vissl, detectron2, classy or timm."),
     from_: Optional[str] = typer.Option(None, "--from", help="Input format [default: detected]."),
     verify: bool = typer.Option(False, "--verify", help="Compare outputs of source and converted model."),
-    arch: Optional[str] = typer.Option(None, "--arch", help="Architecture of a checkpoint that does not name it."),
+    arch: Optional[str] = typer.Option(None, "--arch", help="Trunk name the weights must fit (e.g. resnet50)."),
+    branch: str = typer.Option("teacher", "--branch", help="DINO checkpoints: teacher or student."),
+    bgr_to_rgb: bool = typer.Option(False, "--bgr-to-rgb", help="Caffe2 inputs: swap the first conv's channels."),
+    fold_bn: bool = typer.Option(False, "--fold-bn", help="Caffe2 inputs: fold batch norm into an affine."),
+    tolerance: float = typer.Option(1e-4, "--tolerance", help="Largest output difference --verify accepts."),
     unsafe_load: bool = typer.Option(False, "--unsafe-load", help="Allow pickle loading (trusted files only)."),
 ) -> None:
     """Convert a checkpoint between formats, reporting every key that was not carried over."""
-    import inspect
-
     import ssl_convert
 
-    kwargs = {"to": to, "from_": from_, "verify": verify}
-    params = inspect.signature(ssl_convert.convert).parameters
-    if "allow_unsafe_load" in params:
-        kwargs["allow_unsafe_load"] = unsafe_load
-    if arch is not None:
-        if "arch" not in params:
-            raise UsageError("--arch is not supported by this version of ssl-convert")
-        kwargs["arch"] = arch
-    report = ssl_convert.convert(src, dst, **kwargs)
+    report = ssl_convert.convert(
+        src, dst, to=to, from_=from_, verify=verify, allow_unsafe_load=unsafe_load, arch=arch,
+        branch=branch, bgr_to_rgb=bgr_to_rgb, fold_bn=fold_bn, tolerance=tolerance,
+    )
     typer.echo(str(report))
 
 

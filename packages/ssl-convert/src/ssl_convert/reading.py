@@ -54,7 +54,7 @@ class _NumpyOnlyUnpickler(pickle.Unpickler):
 def _unsafe_message(path: Path, name: str) -> str:
     return (
         f"{path} pickles a Python object ({name}), so it needs the unsafe loader: "
-        "pass allow_unsafe_load=True (--allow-unsafe-load) only if you trust this file"
+        "pass allow_unsafe_load=True (CLI: --unsafe-load) only if you trust this file"
     )
 
 

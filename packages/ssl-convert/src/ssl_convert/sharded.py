@@ -53,7 +53,7 @@ class _SafeBytesPlanner(_EmptyStateDictLoadPlanner):
             if not self._allow_unsafe_load:
                 raise UnsafeLoadError(
                     f"{self._path}: entry {fqn!r} pickles a Python object; pass allow_unsafe_load=True "
-                    "(--allow-unsafe-load) only if you trust this checkpoint"
+                    "(CLI: --unsafe-load) only if you trust this checkpoint"
                 ) from None
             obj = torch.load(io.BytesIO(raw), weights_only=False)
         fqn = read_item.dest_index.fqn
