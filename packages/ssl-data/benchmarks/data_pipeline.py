@@ -14,19 +14,24 @@ then measures images/s of
 * multi-crop 2 x 224 + 6 x 96: ours = ``multicrop_transform()``; baseline = the same PIL views
   (crop scales (0.14, 1) and (0.05, 0.14), colour distortion 1.0, blur p 0.5).
 
-Runs alternate (ours, baseline, ours, ...) ``--repeats`` times to share the machine's noise; the
-best run of each is reported. Prints one JSON object.
+Both sides read the same JPEGs with the same views, workers and batch size. Runs alternate
+(ours, baseline, ours, ...) ``--repeats`` times so the shared machine's load hits both alike;
+each run excludes its first batch (worker start-up, warm-up) and the median run is reported,
+with every run listed. Prints one JSON object (with the machine's CPU count and load).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
+import statistics
 import tempfile
 import time
 from pathlib import Path
 
 import torch
+import torchvision
 from PIL import Image
 from torch.utils.data import DataLoader
 from torchvision import datasets
@@ -80,11 +85,14 @@ class Views:
 
 
 def throughput(loader, epoch_setter=None) -> float:
+    """Images/s after the first batch (worker start-up and warm-up excluded)."""
     if epoch_setter is not None:
         epoch_setter(0)
-    count = 0
-    start = time.perf_counter()
+    count, start = 0, None
     for batch in loader:
+        if start is None:
+            start = time.perf_counter()
+            continue
         count += len(batch[1])
     return count / (time.perf_counter() - start)
 
@@ -94,7 +102,7 @@ def main() -> None:
     parser.add_argument("--images", type=int, default=384)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--batch-size", type=int, default=32)
-    parser.add_argument("--repeats", type=int, default=2)
+    parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args()
     torch.set_num_threads(1)
 
@@ -125,13 +133,19 @@ def main() -> None:
                     shuffle=True, num_workers=args.workers,
                 )  # fmt: skip
                 base_runs.append(throughput(base))
+            ours_med, base_med = statistics.median(ours_runs), statistics.median(base_runs)
             results[name] = {
-                "ours_images_per_s": round(max(ours_runs), 1),
-                "torchvision_images_per_s": round(max(base_runs), 1),
-                "ratio": round(max(ours_runs) / max(base_runs), 3),
+                "ours_images_per_s": round(ours_med, 1),
+                "torchvision_images_per_s": round(base_med, 1),
+                "ratio": round(ours_med / base_med, 3),
+                "ours_runs": [round(v, 1) for v in ours_runs],
+                "torchvision_runs": [round(v, 1) for v in base_runs],
             }
+    machine = {"cpus": os.cpu_count(), "load_avg_1m": round(os.getloadavg()[0], 1),
+               "torch": torch.__version__, "torchvision": torchvision.__version__}
     print(json.dumps({"images": args.images, "source": origin, "workers": args.workers,
-                      "batch_size": args.batch_size, "results": results}))  # fmt: skip
+                      "batch_size": args.batch_size, "repeats": args.repeats, "machine": machine,
+                      "results": results}))  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -52,7 +52,7 @@ class _AsRGB(v2.Transform):
             return image if image.mode == "RGB" else image.convert("RGB")
         if not isinstance(image, Tensor):
             raise ValueError(f"expected a PIL image or a [C, H, W] tensor, got {type(image).__name__}")
-        return v2.functional.rgb(v2.functional.to_dtype(v2.functional.to_image(image), torch.uint8, scale=True))
+        return v2.functional.grayscale_to_rgb(v2.functional.to_dtype(v2.functional.to_image(image), torch.uint8, scale=True))
 
 
 class _Uint8ToNormalized(v2.Transform):

@@ -35,7 +35,7 @@ class SimCLRModelConfig:
 class SimCLRAugmentConfig:
     """Batched per-sample augmentation (ssl_data.BatchedSimCLRAugment)."""
 
-    crop_scale_min: float = 0.2
+    crop_scale_min: float = 0.35
     crop_scale_max: float = 1.0
     jitter_strength: float = 0.5
     p_jitter: float = 0.8
