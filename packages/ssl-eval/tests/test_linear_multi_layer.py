@@ -26,8 +26,10 @@ def one_head_alone(x, y, xt, yt, channels, index, epochs, batch):
     with torch.no_grad():
         linear.weight.copy_(torch.randn(linear.weight.shape, generator=torch.Generator().manual_seed(index)) * 0.01)
         linear.bias.zero_()
-    params = list(norm.parameters()) + list(linear.parameters())
-    opt = torch.optim.SGD(params, lr=0.05, momentum=0.9, nesterov=True, weight_decay=5e-4)
+    # VISSL: regularize_bias True (Linear bias decayed), regularize_bn False (BatchNorm not decayed)
+    groups = [{"params": list(linear.parameters()), "weight_decay": 5e-4},
+              {"params": list(norm.parameters()), "weight_decay": 0.0}]
+    opt = torch.optim.SGD(groups, lr=0.05, momentum=0.9, nesterov=True)
     sched = torch.optim.lr_scheduler.MultiStepLR(opt, [3, 5], 0.1)
     forward = lambda v: linear(norm(v.reshape(len(v), channels, -1, 1)).flatten(1))  # noqa: E731
     gen = torch.Generator().manual_seed(0)

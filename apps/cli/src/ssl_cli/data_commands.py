@@ -10,7 +10,7 @@ from typing import List, Optional
 
 import typer
 
-from ssl_cli.errors import UsageError
+from ssl_cli.errors import UsageError, fail
 
 __all__ = ["data_app"]
 
@@ -90,14 +90,22 @@ def prepare(
     name: str = typer.Argument(..., help="Tool name (see `ssl data tools`)."),
     input_path: Optional[Path] = typer.Option(None, "-i", "--input", help="Raw dataset folder or file."),
     output_dir: Path = typer.Option(..., "-o", "--output", help="Folder for the prepared files."),
-    download: bool = typer.Option(False, "-d", "--download", help="Download the official files first (network)."),
+    download: bool = typer.Option(
+        False, "-d", "--download",
+        help="Download the official files into -i first (network; $SSL_DATA_MIRROR replaces the URLs' folder, "
+        "$SSL_DATA_DOWNLOAD_TIMEOUT the per-step timeout, default 15 s).",
+    ),
     options: Optional[List[str]] = typer.Argument(None, help="Tool options as key=value."),
 ) -> None:
     """Prepare a dataset (filelists, low-shot samples, jigsaw permutations, colour bins, ...)."""
     import ssl_data
+    from ssl_data.prep import DownloadError
 
     kwargs = dict(_parse_option(item) for item in options or [])
-    summary = ssl_data.prepare(name, input_path, output_dir, download=download, **kwargs)
+    try:
+        summary = ssl_data.prepare(name, input_path, output_dir, download=download, **kwargs)
+    except DownloadError as exc:  # no network, timeout, truncated archive: one line, exit 2
+        fail(str(exc))
     typer.echo(json.dumps(summary, indent=2, default=str))
 
 

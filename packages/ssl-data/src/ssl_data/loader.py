@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import multiprocessing
+import sys
 from collections.abc import Callable
 from typing import Any
 
@@ -12,7 +14,7 @@ from torchdata.stateful_dataloader import StatefulDataLoader
 from ssl_data.sampling.distributed_sampler import StatefulDistributedSampler
 from ssl_data.sampling.seeding import worker_init_fn
 
-__all__ = ["SSLDataLoader", "build_loader"]
+__all__ = ["SSLDataLoader", "build_loader", "default_worker_start_method"]
 
 _EPOCH_KEY = "ssl_data_epoch"
 
@@ -55,6 +57,24 @@ class SSLDataLoader(StatefulDataLoader):
         super().load_state_dict(state)
 
 
+def default_worker_start_method() -> str | None:
+    """The start method ``build_loader`` gives DataLoader workers when none is asked for.
+
+    ``"fork"`` inside a process that was itself started with "spawn" (a rank of
+    ``torch.multiprocessing.spawn``, which makes "spawn" that process's default) on Linux: spawned
+    workers re-import torch and the dataset at every epoch start (30-70 s here), forked ones
+    start at once. This is the start method DataLoader workers get under ``torchrun`` or in any
+    plain Linux script, CUDA or process group already initialised included (workers never touch
+    CUDA). ``None`` (torch's default) everywhere else: the main process, macOS/Windows (where fork
+    is unsafe or absent), or a "forkserver" default.
+    """
+    if sys.platform != "linux" or multiprocessing.parent_process() is None:
+        return None
+    if multiprocessing.get_start_method(allow_none=True) != "spawn":
+        return None
+    return "fork"
+
+
 def build_loader(
     dataset: Dataset,
     batch_size: int,
@@ -81,7 +101,9 @@ def build_loader(
         num_workers: DataLoader worker processes (VISSL's ``NUM_DATALOADER_WORKERS``); 0 reads
             in the main process.
         rank, world_size: default to ``torch.distributed``'s (0 and 1 without a process group).
-        multiprocessing_context: "fork", "spawn" or "forkserver" (None: torch's default).
+        multiprocessing_context: "fork", "spawn" or "forkserver"; None gives
+            :func:`default_worker_start_method` ("fork" in a spawned rank on Linux, else torch's
+            default). Pass "spawn" to keep spawned workers there.
         snapshot_every_n_steps: how often workers report state to torchdata (1: exact resume).
         persistent_workers: keep workers between epochs (saves their start-up, which matters
             under the "spawn" start method). ``SSLDataset`` keeps its epoch in shared memory, so
@@ -113,6 +135,6 @@ def build_loader(
         generator=generator,
         prefetch_factor=prefetch_factor if num_workers > 0 else None,
         persistent_workers=persistent_workers and num_workers > 0,
-        multiprocessing_context=multiprocessing_context if num_workers > 0 else None,
+        multiprocessing_context=(multiprocessing_context or default_worker_start_method()) if num_workers > 0 else None,
         snapshot_every_n_steps=snapshot_every_n_steps,
     )

@@ -104,3 +104,39 @@ __all__ += [
     "ood_class_indices",
     "semi_supervised_finetune",
 ]
+
+# --- part C: ViRB end tasks (image-level tasks on cached encodings, pixelwise tasks on a frozen
+# trunk). Light imports (torchmetrics loads on first use), so they are imported eagerly.
+from ssl_eval import virb
+from ssl_eval.virb import (
+    DepthMeter,
+    PixelDecoder,
+    SegmentationMeter,
+    depth_metrics,
+    depth_task,
+    evaluate_depth,
+    evaluate_segmentation,
+    image_task,
+    mean_iou,
+    motion_bins,
+    pair_features,
+    segmentation_task,
+    train_pixel_decoder,
+)
+
+__all__ += [
+    "DepthMeter",
+    "PixelDecoder",
+    "SegmentationMeter",
+    "depth_metrics",
+    "depth_task",
+    "evaluate_depth",
+    "evaluate_segmentation",
+    "image_task",
+    "mean_iou",
+    "motion_bins",
+    "pair_features",
+    "segmentation_task",
+    "train_pixel_decoder",
+    "virb",
+]

@@ -4,8 +4,11 @@ Each head is BatchNorm (per channel, eps 1e-5, momentum 0.1) followed by a Linea
 layer's cached, pooled features (``extract_layer_features`` with ``VISSL_RESNET50_POOLING``).
 All heads see the same mini-batches and share one SGD optimizer whose loss is the sum of the
 heads' cross-entropies (so each head gets exactly the gradient it would get alone). Defaults are
-VISSL's ImageNet linear-eval schedule: SGD momentum 0.9, Nesterov, weight decay 5e-4, lr 0.01
-divided by 10 at epochs 8, 16 and 24, 28 epochs, batch 256. Linear weights start from
+VISSL's ImageNet linear-eval schedule (``benchmark/linear_image_classification/imagenet1k/
+eval_resnet_8gpu_transfer_in1k_linear.yaml``): SGD momentum 0.9, Nesterov, weight decay 5e-4 on
+the Linear weights and biases but not on the BatchNorm parameters (``regularize_bn: False``,
+``regularize_bias: True``), lr 0.01 (for batch 256 = 32 x 8 GPUs) multiplied by 0.1 at epochs 8,
+16 and 24 (values 0.01, 0.001, 1e-4, 1e-5), 28 epochs, batch 256. Linear weights start from
 ``N(0, 0.01^2)`` drawn with ``torch.Generator().manual_seed(seed + i)`` for the i-th layer,
 biases at 0. Metrics: top-1 / top-5 per layer (VISSL's ``accuracy_list_meter``).
 """
@@ -58,6 +61,7 @@ def multi_layer_linear_eval(
     momentum: float = 0.9,
     nesterov: bool = True,
     weight_decay: float = 5e-4,
+    regularize_bn: bool = False,
     batch_size: int = 256,
     num_classes: int | None = None,
     seed: int = 0,
@@ -66,7 +70,8 @@ def multi_layer_linear_eval(
 
     ``train_features[layer]`` is ``[N, D_layer]`` (``test_features`` the same layers, ``[M,
     D_layer]``); ``channels[layer]`` (default ``D_layer``: per-dimension BatchNorm) gives the
-    channel count of a flattened pooled map.
+    channel count of a flattened pooled map. ``weight_decay`` applies to the Linear layers, and to
+    the BatchNorm affine parameters only with ``regularize_bn=True`` (VISSL's ``regularize_bn``).
     """
     if not train_features:
         raise ValueError("train_features must hold at least one layer")
@@ -91,8 +96,16 @@ def multi_layer_linear_eval(
             head.linear.weight.copy_(torch.randn(head.linear.weight.shape, generator=gen) * 0.01)
             head.linear.bias.zero_()
         heads[name] = head
+    norm_params = [p for head in heads.values() for p in head.norm.parameters()]
+    linear_params = [p for head in heads.values() for p in head.linear.parameters()]
     optimizer = torch.optim.SGD(
-        heads.parameters(), lr=lr, momentum=momentum, nesterov=nesterov, weight_decay=weight_decay
+        [
+            {"params": linear_params, "weight_decay": weight_decay},
+            {"params": norm_params, "weight_decay": weight_decay if regularize_bn else 0.0},
+        ],
+        lr=lr,
+        momentum=momentum,
+        nesterov=nesterov,
     )
     schedule = torch.optim.lr_scheduler.MultiStepLR(optimizer, list(milestones), gamma)
     n = train_y.shape[0]

@@ -29,7 +29,7 @@ from ssl_models.model import SSLModel
 from ssl_models.momentum import MomentumEncoder
 from ssl_models.regnet import RegNetTrunk
 from ssl_models.resnet import LINEAR_EVAL_FEAT_POOL_OPS_MAP, ResNetTrunk, linear_eval_heads, linear_eval_pool
-from ssl_models.sync_batchnorm import convert_sync_batchnorm
+from ssl_models.sync_batchnorm import CPUSyncBatchNorm, convert_sync_batchnorm, sync_batchnorm_group
 from ssl_models.timm_trunk import TimmTrunk
 from ssl_models.torchvision_trunk import EfficientNetTrunk, TorchvisionTrunk
 from ssl_models.trunk import Trunk
@@ -39,6 +39,7 @@ __all__ = [
     "LINEAR_EVAL_FEAT_POOL_OPS_MAP",
     "AlexNetTrunk",
     "AvgPoolHead",
+    "CPUSyncBatchNorm",
     "CheckpointError",
     "DINOHead",
     "EfficientNetTrunk",
@@ -73,5 +74,6 @@ __all__ = [
     "load_weights",
     "model_payload",
     "save_checkpoint",
+    "sync_batchnorm_group",
     "trunk_from_checkpoint",
 ]

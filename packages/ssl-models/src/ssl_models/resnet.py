@@ -15,7 +15,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torchvision.models.resnet import BasicBlock, Bottleneck
 
-from ssl_models.trunk import Trunk
+from ssl_models.trunk import Block, Trunk
 
 __all__ = [
     "RESNET_DEPTHS",
@@ -277,4 +277,18 @@ class ResNetTrunk(Trunk):
             ("res5", self.layer4),
             ("res5avg", self.avgpool),
             ("flatten", lambda t: torch.flatten(t, 1)),
+        ]
+
+    def _stage_blocks(self) -> list[tuple[str, list[Block]]]:
+        """Blocks for split checkpointing: the stem's conv/bn/relu, the max-pool then every
+        residual block of res2, the residual blocks of res3..res5, the pool, the flatten."""
+        stages = dict(self._stages())
+        return [
+            ("conv1", [self.conv1, self.bn1, self.relu]),
+            ("res2", [self.maxpool, *self.layer1]),
+            ("res3", list(self.layer2)),
+            ("res4", list(self.layer3)),
+            ("res5", list(self.layer4)),
+            ("res5avg", [self.avgpool]),
+            ("flatten", [stages["flatten"]]),
         ]

@@ -106,8 +106,11 @@ class TimmTrunk(Trunk):
         self.register_state_dict_post_hook(_strip_prefix)
         self.register_load_state_dict_pre_hook(_add_prefix)
 
-    def set_activation_checkpointing(self, enabled: bool = True) -> None:
-        """timm's own gradient checkpointing of the blocks."""
+    def set_activation_checkpointing(self, enabled: bool = True, splits: int | None = None) -> None:
+        """timm's own gradient checkpointing (every block is one checkpoint). ``splits`` (VISSL's
+        bucketing) is not available for timm models: give ``None``."""
+        if splits is not None:
+            raise NotImplementedError(f"timm trunk {self.name!r} checkpoints every block (timm's own); splits must be None, got {splits!r}")
         self.activation_checkpointing = bool(enabled)
         self.model.set_grad_checkpointing(bool(enabled))
 

@@ -88,7 +88,7 @@ class TorchvisionTrunk(Trunk):
     def feature_names(self) -> list[str]:
         return [*self._children, "flatten"]
 
-    def set_activation_checkpointing(self, enabled: bool = True) -> None:
+    def set_activation_checkpointing(self, enabled: bool = True, splits: int | None = None) -> None:
         if enabled:
             raise NotImplementedError("activation checkpointing is not available for the generic torchvision trunk")
 

@@ -1,10 +1,37 @@
-"""``-d``: fetch a dataset's official archives into the input folder (needs a network)."""
+"""``-d``: fetch a dataset's official files into the input folder, in bounded time, all or nothing.
+
+Every file is streamed into a hidden staging folder inside the input folder, checked (the byte
+count against ``Content-Length``; archives are read to the end, so a truncated or corrupt
+``.tar.gz``/``.zip`` is refused) and extracted there. Only when every file of the dataset has
+arrived intact are the results moved into the input folder; any failure removes the staging
+folder and raises :class:`DownloadError` with one line, leaving the input folder as it was.
+"""
 
 from __future__ import annotations
 
+import http.client
+import os
+import shutil
+import socket
+import tarfile
+import tempfile
+import threading
+import urllib.error
+import urllib.parse
+import urllib.request
+import zipfile
+import zlib
 from pathlib import Path
 
-__all__ = ["DOWNLOADS", "download_dataset"]
+__all__ = [
+    "DEFAULT_TIMEOUT",
+    "DOWNLOADS",
+    "MIRROR_ENV",
+    "TIMEOUT_ENV",
+    "DownloadError",
+    "download_dataset",
+    "download_urls",
+]
 
 #: preparer name -> official archive / file URLs (extracted into ``-i``).
 DOWNLOADS: dict[str, tuple[str, ...]] = {
@@ -26,24 +53,204 @@ DOWNLOADS: dict[str, tuple[str, ...]] = {
     "clevr_dist": ("https://dl.fbaipublicfiles.com/clevr/CLEVR_v1.0.zip",),
     "dsprites_location": ("https://github.com/deepmind/dsprites-dataset/raw/master/dsprites_ndarray_co1sh3sc6or40x32y32_64x64.npz",),
     "dsprites_orientation": ("https://github.com/deepmind/dsprites-dataset/raw/master/dsprites_ndarray_co1sh3sc6or40x32y32_64x64.npz",),
+    # VISSL's mirror of INRIA's originals and strong attacks (the crops / JPEG archives are only
+    # on INRIA's retired server: fetch copydays_crop.tar.gz and copydays_jpeg.tar.gz by hand)
+    "copydays": (
+        "https://dl.fbaipublicfiles.com/vissl/datasets/copydays_original.tar.gz",
+        "https://dl.fbaipublicfiles.com/vissl/datasets/copydays_strong.tar.gz",
+    ),
 }
 
+#: environment variable: a base URL that replaces everything before each file name.
+MIRROR_ENV = "SSL_DATA_MIRROR"
+#: environment variable: seconds a name lookup, a connection or one read may take.
+TIMEOUT_ENV = "SSL_DATA_DOWNLOAD_TIMEOUT"
+DEFAULT_TIMEOUT = 15.0
+_ARCHIVES = (".tar.gz", ".tgz", ".tar", ".zip")
+_CHUNK = 1 << 20
 
-def download_dataset(name: str, input_path: Path) -> None:
-    """Download and extract ``name``'s official files into ``input_path`` with torchvision's
-    downloader. RuntimeError with one clear line when there is no network (or the URL is gone);
-    ValueError when ``name`` has no automatic download."""
-    from torchvision.datasets.utils import download_and_extract_archive, download_url
 
+class DownloadError(RuntimeError):
+    """A download that could not complete (no network, unknown host, timeout, HTTP error, or a
+    truncated / corrupt file); the message is one line naming the URL and what to do."""
+
+
+def download_urls(name: str, mirror: str | None = None) -> list[str]:
+    """The URLs ``-d`` fetches for ``name``; with ``mirror`` (or ``$SSL_DATA_MIRROR``) each becomes
+    ``{mirror}/{file name}``. ValueError when ``name`` has no automatic download."""
     if name not in DOWNLOADS:
-        raise ValueError(f"no automatic download for {name!r}; put the official files in {input_path} (without -d)")
-    root = Path(input_path)
-    root.mkdir(parents=True, exist_ok=True)
-    for url in DOWNLOADS[name]:
+        raise ValueError(f"no automatic download for {name!r}; put the official files in the input folder (without -d)")
+    base = mirror if mirror is not None else os.environ.get(MIRROR_ENV) or None
+    if base is None:
+        return list(DOWNLOADS[name])
+    return [f"{base.rstrip('/')}/{url.rsplit('/', 1)[1]}" for url in DOWNLOADS[name]]
+
+
+def _timeout(timeout: float | None) -> float:
+    if timeout is None:
+        raw = os.environ.get(TIMEOUT_ENV, "")
         try:
-            if url.endswith((".tar.gz", ".tgz", ".zip", ".tar")):
-                download_and_extract_archive(url, download_root=str(root))
+            timeout = float(raw) if raw else DEFAULT_TIMEOUT
+        except ValueError:
+            raise ValueError(f"${TIMEOUT_ENV} must be a number of seconds, got {raw!r}") from None
+    if not timeout > 0:
+        raise ValueError(f"download timeout must be > 0 seconds, got {timeout}")
+    return float(timeout)
+
+
+def _uses_proxy(url: str, host: str) -> bool:
+    scheme = urllib.parse.urlsplit(url).scheme
+    return scheme in urllib.request.getproxies() and not urllib.request.proxy_bypass(host)
+
+
+def _resolve(url: str, host: str, port: int, timeout: float) -> None:
+    """Name lookup bounded by ``timeout`` (socket timeouts do not cover getaddrinfo): it runs in
+    a daemon thread that is abandoned when it does not answer in time."""
+    result: list[BaseException | None] = []
+
+    def lookup() -> None:
+        try:
+            socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+            result.append(None)
+        except BaseException as e:  # noqa: BLE001 - reported below
+            result.append(e)
+
+    thread = threading.Thread(target=lookup, name=f"resolve {host}", daemon=True)
+    thread.start()
+    thread.join(timeout)
+    if not result:
+        raise DownloadError(f"download of {url} failed: cannot resolve host {host}, no answer within {timeout:g} s (no network or DNS?)")
+    if result[0] is not None:
+        reason = getattr(result[0], "strerror", None) or result[0]
+        raise DownloadError(f"download of {url} failed: cannot resolve host {host} ({reason}; no network or DNS?)")
+
+
+def _describe(e: BaseException, timeout: float) -> str:
+    if isinstance(e, urllib.error.HTTPError):
+        return f"HTTP {e.code} {e.reason}"
+    reason = e.reason if isinstance(e, urllib.error.URLError) else e
+    if isinstance(reason, (TimeoutError, socket.timeout)):
+        return f"no answer within {timeout:g} s"
+    if isinstance(reason, ConnectionRefusedError):
+        return "connection refused"
+    if isinstance(reason, socket.gaierror):
+        return f"cannot resolve host ({reason.strerror})"
+    if isinstance(reason, http.client.IncompleteRead):
+        return "the server closed the connection before the end of the file (truncated)"
+    text = getattr(reason, "strerror", None) or str(reason) or type(reason).__name__
+    return f"{type(reason).__name__}: {text}" if text != type(reason).__name__ else text
+
+
+def _fetch(url: str, dest: Path, timeout: float) -> None:
+    """Stream ``url`` into ``dest`` (fsynced); DownloadError unless every announced byte arrived."""
+    parts = urllib.parse.urlsplit(url)
+    if parts.scheme not in ("http", "https", "ftp") or not parts.hostname:
+        raise ValueError(f"cannot download {url!r}: expected an http(s) or ftp URL")
+    if not _uses_proxy(url, parts.hostname):
+        _resolve(url, parts.hostname, parts.port or {"http": 80, "https": 443, "ftp": 21}[parts.scheme], timeout)
+    request = urllib.request.Request(url, headers={"User-Agent": "ssl-data"})
+    received = 0
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response, dest.open("wb") as f:
+            length = response.headers.get("Content-Length")
+            expected = int(length) if length and length.isdigit() else None
+            while chunk := response.read(_CHUNK):
+                f.write(chunk)
+                received += len(chunk)
+            f.flush()
+            os.fsync(f.fileno())
+    except (urllib.error.URLError, OSError, http.client.HTTPException, ValueError) as e:
+        raise DownloadError(f"download of {url} failed: {_describe(e, timeout)}") from None
+    if expected is not None and received != expected:
+        raise DownloadError(f"download of {url} is truncated: got {received} of {expected} bytes")
+    if received == 0:
+        raise DownloadError(f"download of {url} is empty")
+
+
+def _extract(archive: Path, into: Path, url: str) -> None:
+    """Read the whole archive (CRC / end-of-stream checks) while extracting it into ``into``."""
+    try:
+        if archive.name.endswith(".zip"):
+            with zipfile.ZipFile(archive) as z:
+                bad = z.testzip()
+                if bad is not None:
+                    raise zipfile.BadZipFile(f"bad CRC in {bad}")
+                z.extractall(into)
+        else:
+            with tarfile.open(archive, "r:*") as t:
+                if hasattr(tarfile, "data_filter"):
+                    t.extractall(into, filter="data")
+                else:  # Python < 3.10.12: refuse members that would land outside ``into``
+                    root = into.resolve()
+                    for m in t.getmembers():
+                        if not (into / m.name).resolve().is_relative_to(root) or m.issym() or m.islnk():
+                            raise tarfile.TarError(f"unsafe member {m.name!r}")
+                    t.extractall(into)
+    except (tarfile.TarError, zipfile.BadZipFile, EOFError, OSError, ValueError, zlib.error) as e:
+        # EOFError: gzip stream cut short; zlib.error / BadGzipFile (an OSError): damaged data
+        raise DownloadError(f"archive from {url} is truncated or corrupt ({type(e).__name__}: {e}); nothing was written") from None
+
+
+def _merge(src: Path, dst: Path) -> None:
+    """Move ``src``'s entries into ``dst`` (renames on one file system; folders are merged)."""
+    dst.mkdir(parents=True, exist_ok=True)
+    for entry in sorted(src.iterdir()):
+        target = dst / entry.name
+        if entry.is_dir() and target.is_dir():
+            _merge(entry, target)
+        else:  # a file replaces a file of that name; a file and a folder replace each other
+            if target.is_dir() and not target.is_symlink():
+                shutil.rmtree(target)
+            elif entry.is_dir() and (target.exists() or target.is_symlink()):
+                target.unlink()
+            os.replace(entry, target)
+
+
+def download_dataset(name: str, input_path: str | Path, *, mirror: str | None = None, timeout: float | None = None) -> list[str]:
+    """Download ``name``'s official files and extract them into ``input_path`` (the preparer's
+    ``-i``), all or nothing.
+
+    Args:
+        name: a preparer name with an entry in :data:`DOWNLOADS`.
+        input_path: the folder the archives are extracted into (created when missing).
+        mirror: base URL replacing each official URL's folder (``{mirror}/{file name}``); default
+            ``$SSL_DATA_MIRROR``, else the official URLs.
+        timeout: seconds allowed for the name lookup, the connection and each read (default
+            ``$SSL_DATA_DOWNLOAD_TIMEOUT``, else 15); a stalled server fails after this long.
+
+    Returns:
+        the URLs fetched.
+
+    Raises:
+        DownloadError: one line (no network, unknown host, refused connection, timeout, HTTP
+            error, truncated or corrupt archive); ``input_path`` is left as it was.
+        ValueError: ``name`` has no automatic download, or a bad URL / timeout.
+    """
+    urls = download_urls(name, mirror)
+    seconds = _timeout(timeout)
+    root = Path(input_path)
+    if root.exists() and not root.is_dir():
+        raise NotADirectoryError(f"input path for -d is not a folder: {root}")
+    created = not root.exists()
+    root.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(dir=root, prefix=".download-"))
+    try:
+        extracted = staging / "files"
+        extracted.mkdir()
+        for url in urls:
+            file_name = urllib.parse.unquote(urllib.parse.urlsplit(url).path.rsplit("/", 1)[-1]) or "download"
+            part = staging / file_name
+            _fetch(url, part, seconds)
+            if file_name.endswith(_ARCHIVES):
+                _extract(part, extracted, url)
+                part.unlink()
             else:
-                download_url(url, str(root))
-        except Exception as e:  # URLError, OSError, RuntimeError from the downloader
-            raise RuntimeError(f"download of {name} failed ({type(e).__name__}: {e}); fetch {url} by hand into {root}") from None
+                os.replace(part, extracted / file_name)
+        _merge(extracted, root)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        if created:
+            shutil.rmtree(root, ignore_errors=True)
+        raise
+    shutil.rmtree(staging, ignore_errors=True)
+    return urls

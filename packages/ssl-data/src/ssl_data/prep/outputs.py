@@ -14,6 +14,7 @@ import numpy as np
 
 __all__ = [
     "IMAGE_EXTENSIONS",
+    "link_or_copy",
     "list_images",
     "require_dir",
     "require_file",
@@ -81,6 +82,16 @@ def write_filelist(output_dir: Path, split: str, paths: Sequence[str | Path], la
     return {"images": str(images), "labels": str(lab)}
 
 
+def link_or_copy(src: Path, dst: Path) -> Path:
+    """Hard-link ``src`` to ``dst`` (no extra disk space), or copy it when linking fails (another
+    file system, no permission)."""
+    try:
+        os.link(src, dst)
+    except OSError:
+        shutil.copy2(src, dst)
+    return dst
+
+
 def _safe_name(label: str) -> str:
     name = str(label).strip().replace("/", "_").replace(os.sep, "_")
     if name in ("", ".", ".."):
@@ -104,11 +115,7 @@ def write_disk_folder(output_dir: Path, splits: Mapping[str, Iterable[tuple[Path
             for src, label in items:
                 dst_dir = tmp / _safe_name(label)
                 dst_dir.mkdir(exist_ok=True)
-                dst = dst_dir / src.name
-                try:
-                    os.link(src, dst)
-                except OSError:
-                    shutil.copy2(src, dst)
+                link_or_copy(src, dst_dir / src.name)
                 count += 1
             if count == 0:
                 raise ValueError(f"no images found for split {split!r}")

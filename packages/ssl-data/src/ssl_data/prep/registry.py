@@ -11,6 +11,7 @@ from typing import Any
 from ssl_data.prep import benchmark_filelists as bf
 from ssl_data.prep import binary_datasets, lvis, retrieval, vtab_filelists, vtab_folders
 from ssl_data.prep.color_bins import color_bins
+from ssl_data.prep.copydays import copydays
 from ssl_data.prep.download import download_dataset
 from ssl_data.prep.jigsaw_permutations import jigsaw_permutations
 from ssl_data.prep.low_shot import places_low_shot, voc_low_shot
@@ -54,6 +55,7 @@ PREPARERS: dict[str, Callable[..., dict[str, Any]]] = {
     # retrieval sets and ImageNet subsets
     "roxford5k": functools.partial(retrieval.revisited_retrieval, name="roxford5k"),
     "rparis6k": functools.partial(retrieval.revisited_retrieval, name="rparis6k"),
+    "copydays": copydays,
     "imagenet_subset": retrieval.imagenet_subset,
     # low-shot, jigsaw, colorization
     "voc07_low_shot": voc_low_shot,
@@ -78,12 +80,24 @@ def preparer_options(name: str) -> dict[str, Any]:
     return {p.name: p.default for p in params if p.name not in fixed}
 
 
-def prepare(name: str, input_path: str | Path | None, output_dir: str | Path, download: bool = False, **options: Any) -> dict[str, Any]:
+def prepare(
+    name: str,
+    input_path: str | Path | None,
+    output_dir: str | Path,
+    download: bool = False,
+    *,
+    download_mirror: str | None = None,
+    download_timeout: float | None = None,
+    **options: Any,
+) -> dict[str, Any]:
     """Run preparer ``name`` (VISSL's ``create_*_data_files.py -i IN -o OUT [-d]``).
 
-    ``download`` first fetches the official files into ``input_path`` (needs a network; a clear
-    RuntimeError otherwise). Unknown names or options raise ValueError; missing inputs
-    FileNotFoundError naming the path. Returns the preparer's summary dict.
+    ``download`` first fetches the official files into ``input_path`` with
+    :func:`~ssl_data.prep.download.download_dataset` (``download_mirror`` / ``$SSL_DATA_MIRROR``
+    replaces the official URLs' folder, ``download_timeout`` / ``$SSL_DATA_DOWNLOAD_TIMEOUT`` bounds
+    each lookup, connection and read, default 15 s); without a network it raises
+    ``DownloadError`` (one line) before anything is written. Unknown names or options raise
+    ValueError; missing inputs FileNotFoundError naming the path. Returns the preparer's summary.
     """
     accepted = preparer_options(name)
     unknown = sorted(set(options) - set(accepted))
@@ -92,5 +106,5 @@ def prepare(name: str, input_path: str | Path | None, output_dir: str | Path, do
     if input_path is None and name != "jigsaw_permutations":
         raise ValueError(f"{name}: an input path (-i) is required")
     if download:
-        download_dataset(name, Path(str(input_path)))
+        download_dataset(name, Path(str(input_path)), mirror=download_mirror, timeout=download_timeout)
     return PREPARERS[name](Path(input_path) if input_path is not None else None, Path(output_dir), **options)
