@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 from pathlib import Path
 
 import pytest
@@ -10,19 +11,29 @@ import torch
 import ssl_models
 
 
-def _randomised_trunk(name: str, seed: int = 0, **kwargs: object) -> ssl_models.Trunk:
-    """A trunk whose BN weights, biases and running stats are random (so misplaced keys show)."""
-    torch.manual_seed(seed)
-    trunk = ssl_models.build_trunk(name, **kwargs)
+def _randomise_bn(module: torch.nn.Module) -> torch.nn.Module:
+    """Random BN weights, biases and running stats in ``module`` (so misplaced keys show); eval mode."""
     with torch.no_grad():
-        for m in trunk.modules():
-            if isinstance(m, torch.nn.BatchNorm2d):
+        for m in module.modules():
+            if isinstance(m, torch.nn.modules.batchnorm._BatchNorm):
                 m.weight.uniform_(0.5, 1.5)
                 m.bias.normal_(0, 0.1)
                 m.running_mean.normal_(0, 0.1)
                 m.running_var.uniform_(0.5, 2.0)
                 m.num_batches_tracked.fill_(7)
-    return trunk.eval()
+    return module.eval()
+
+
+def _randomised_trunk(name: str, seed: int = 0, **kwargs: object) -> ssl_models.Trunk:
+    """A trunk whose BN weights, biases and running stats are random."""
+    torch.manual_seed(seed)
+    return _randomise_bn(ssl_models.build_trunk(name, **kwargs))  # type: ignore[return-value]
+
+
+@pytest.fixture(scope="session")
+def randomise_bn():
+    """``randomise_bn(module) -> module``: random BN parameters and statistics, eval mode."""
+    return _randomise_bn
 
 
 @pytest.fixture
@@ -45,3 +56,15 @@ def save_ours(tmp_path: Path):
         return ssl_models.save_checkpoint(ssl_models.model_payload(trunk, list(heads)), tmp_path / name)
 
     return save
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="session")
+def free_port():
+    """``free_port() -> int``: a free localhost TCP port for a gloo process group."""
+    return _free_port

@@ -136,9 +136,11 @@ def test_map_keys_collision_and_accounting() -> None:
         map_keys(state, lambda k: "x" if k in ("a.weight", "c.bias") else DROP)
 
 
-def test_vissl_fairscale_shard_list_is_named(tmp_path: Path) -> None:
+def test_vissl_shard_list_without_its_shards_names_the_missing_file(tmp_path: Path) -> None:
     # VISSL's primary file of a sharded (fairscale FSDP) checkpoint lists the per-rank shards
     torch.save({"type": "shard_list", "shards": ["model_phase1_shard0.torch", "model_phase1_shard1.torch"]}, tmp_path / "m.torch")
-    with pytest.raises(FormatError) as err:
+    assert detect_format(tmp_path / "m.torch") == "vissl_sharded"
+    with pytest.raises(FileNotFoundError) as err:
         convert(tmp_path / "m.torch", tmp_path / "out.pt", "ssl")
-    assert "shard_list" in _one_line(err) and "convert_sharded_checkpoint.py" in str(err.value)
+    assert "model_phase1_shard0.torch" in _one_line(err)
+    _assert_nothing_written(tmp_path, tmp_path / "out.pt")

@@ -3,7 +3,6 @@ into one file that a single process loads and evaluates with the same outputs.""
 
 from __future__ import annotations
 
-import socket
 from pathlib import Path
 
 import pytest
@@ -16,12 +15,6 @@ from ssl_convert import UnsafeLoadError, convert, detect_format
 
 _X_TRAIN = 11
 _X_EVAL = 5
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _train_and_save(rank: int, world: int, port: int, out: str) -> None:
@@ -60,9 +53,9 @@ def _train_and_save(rank: int, world: int, port: int, out: str) -> None:
 
 
 @pytest.fixture(scope="module")
-def fsdp_checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def fsdp_checkpoint(tmp_path_factory: pytest.TempPathFactory, free_port) -> Path:
     out = tmp_path_factory.mktemp("fsdp") / "step2"
-    mp.start_processes(_train_and_save, args=(2, _free_port(), str(out)), nprocs=2, start_method="fork")
+    mp.start_processes(_train_and_save, args=(2, free_port(), str(out)), nprocs=2, start_method="fork")
     return out
 
 

@@ -1,4 +1,6 @@
-"""Caffe2 / Detectron-era ``.pkl`` ResNet-50 models (FAIR self-supervision benchmark) -> ssl-models.
+"""Caffe2 / Detectron-era ``.pkl`` models (FAIR self-supervision benchmark) -> ssl-models.
+
+ResNet-50 here; AlexNet blobs are mapped by :mod:`ssl_convert.caffe2_alexnet`.
 
 Blob names (``blobs`` entry, or the top level) are mapped to torchvision's:
 
@@ -27,6 +29,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from ssl_convert.caffe2_alexnet import alexnet_trunk_name, caffe2_alexnet_to_ours, is_caffe2_alexnet
 from ssl_convert.errors import FormatError
 from ssl_convert.keymap import DROP, map_keys
 from ssl_convert.weights import Weights
@@ -94,27 +97,50 @@ def fold_batchnorm(state: Mapping[str, Tensor], eps: float = BN_EPS) -> dict[str
     return out
 
 
-def caffe2_to_ours(blobs: Mapping[str, object]) -> tuple[dict[str, Tensor], list[str], list[str]]:
-    """Caffe2 blobs -> (ssl-models ResNet state, dropped blob names, unconverted blob names)."""
-    mapped = map_keys(blobs, _rule, what="Caffe2 blobs")
-    state: dict[str, Tensor] = {}
-    for key, value in mapped.state.items():
+def _to_tensors(state: Mapping[str, object]) -> dict[str, Tensor]:
+    out: dict[str, Tensor] = {}
+    for key, value in state.items():
         array = np.ascontiguousarray(np.asarray(value, dtype=np.float32))
-        state[key] = torch.from_numpy(array.copy())
-    return state, mapped.dropped, mapped.unconverted
+        out[key] = torch.from_numpy(array.copy())
+    return out
+
+
+def caffe2_to_ours(blobs: Mapping[str, object]) -> tuple[dict[str, Tensor], list[str], list[str]]:
+    """Caffe2 ResNet blobs -> (ssl-models ResNet state, dropped blob names, unconverted blob names)."""
+    mapped = map_keys(blobs, _rule, what="Caffe2 blobs")
+    return _to_tensors(mapped.state), mapped.dropped, mapped.unconverted
 
 
 def read_caffe2(obj: object, bgr_to_rgb: bool = False, fold_bn: bool = False) -> Weights:
-    """A loaded Caffe2 ``.pkl`` (``{"blobs": {...}}`` or bare blobs) -> :class:`Weights`."""
+    """A loaded Caffe2 ``.pkl`` (``{"blobs": {...}}`` or bare blobs) -> :class:`Weights`.
+
+    ResNet-50 blobs (``res2_0_branch2a_w`` ...) or AlexNet blobs (``conv1_w`` ... ``conv5_w``,
+    see :mod:`ssl_convert.caffe2_alexnet`; the AlexNet variant is named in the result).
+    """
     if not isinstance(obj, Mapping):
         raise FormatError("a Caffe2 model is a dict of blobs")
     blobs = obj["blobs"] if "blobs" in obj else obj
     notes: list[str] = []
     jigsaw_dropped: list[str] = []
+    origin: dict[str, str] = {}  # tower-0 name without "_s0_" -> blob name in the file
     if any("_s0_" in k for k in blobs):
+        origin = {k.replace("_s0_", "_"): k for k in blobs if "_s0_" in k}
         blobs, jigsaw_dropped = remove_jigsaw_towers(blobs)
         notes.append(f"jigsaw model: tower 0 kept, {len(jigsaw_dropped)} blobs of towers 1-8 dropped")
-    state, dropped, unconverted = caffe2_to_ours(blobs)
+    trunk_name = None
+    if is_caffe2_alexnet(blobs):
+        mapped = caffe2_alexnet_to_ours(blobs)
+        state, dropped, unconverted = _to_tensors(mapped.state), mapped.dropped, mapped.unconverted
+        first_conv = "_feature_blocks.0.0.weight"
+        if first_conv in state:
+            trunk_name = alexnet_trunk_name(state, int(state[first_conv].shape[1]))
+            if trunk_name is None:
+                raise FormatError("Caffe2 AlexNet with batch norms after other convolutions than the benchmark's jigsaw (conv3-5) or colorization (conv1-5) models")
+            notes.append(f"Caffe2 AlexNet: {trunk_name} (from where its batch norms sit)")
+    else:
+        state, dropped, unconverted = caffe2_to_ours(blobs)
+        first_conv = "conv1.weight"
+    dropped, unconverted = [origin.get(k, k) for k in dropped], [origin.get(k, k) for k in unconverted]
     affine_only = [p for p in _bn_prefixes(state) if p + "running_mean" not in state]
     for prefix in affine_only:
         state[prefix + "running_mean"] = torch.zeros_like(state[prefix + "weight"])
@@ -124,11 +150,11 @@ def read_caffe2(obj: object, bgr_to_rgb: bool = False, fold_bn: bool = False) ->
     for prefix in _bn_prefixes(state):
         state.setdefault(prefix + "num_batches_tracked", torch.tensor(0, dtype=torch.long))
     if bgr_to_rgb:
-        if "conv1.weight" not in state or state["conv1.weight"].shape[1] != 3:
+        if first_conv not in state or state[first_conv].shape[1] != 3:
             raise FormatError("bgr_to_rgb needs a first convolution with 3 input channels (conv1_w)")
-        state["conv1.weight"] = state["conv1.weight"].flip(1).contiguous()
+        state[first_conv] = state[first_conv].flip(1).contiguous()
         notes.append("conv1 input channels reversed (BGR -> RGB)")
     if fold_bn:
         state = fold_batchnorm(state)
         notes.append("batch norms folded to affine form (mean 0, var 1-eps)")
-    return Weights(state, dropped=jigsaw_dropped + dropped, unconverted=unconverted, notes=notes)
+    return Weights(state, trunk_name, {} if trunk_name else None, dropped=jigsaw_dropped + dropped, unconverted=unconverted, notes=notes)

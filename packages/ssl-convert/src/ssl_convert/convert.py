@@ -14,7 +14,9 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from ssl_convert.alexnet_official import read_deepcluster, read_rotnet
 from ssl_convert.barlow_twins_format import read_barlow_twins
+from ssl_convert.caffe2_alexnet import alexnet_trunk_name, is_alexnet_state
 from ssl_convert.caffe2_format import read_caffe2
 from ssl_convert.classy_format import read_classy, write_classy
 from ssl_convert.detect import INPUT_FORMATS, detect_object
@@ -29,9 +31,10 @@ from ssl_convert.swav_format import read_swav
 from ssl_convert.timm_format import read_timm, write_timm
 from ssl_convert.torchvision_format import is_regnet_state, read_torchvision, write_torchvision
 from ssl_convert.verify import verify_conversion
-from ssl_convert.vit_arch import infer_vit
+from ssl_convert.vit_arch import infer_vit, num_heads_for_width
 from ssl_convert.vit_keys import is_timm_vit
 from ssl_convert.vissl_format import read_vissl, write_vissl
+from ssl_convert.vissl_sharded import read_vissl_sharded
 from ssl_convert.weights import Weights, plain_state
 from ssl_convert.writing import write_atomically
 
@@ -128,6 +131,7 @@ def _read(fmt: str, obj: object, branch: str, bgr_to_rgb: bool, fold_bn: bool) -
     readers = {
         "torchvision": read_torchvision, "timm": read_timm, "vissl": read_vissl, "classy": read_classy,
         "moco": read_moco, "swav": read_swav, "barlow_twins": read_barlow_twins,
+        "rotnet": read_rotnet, "deepcluster": read_deepcluster,
     }  # fmt: skip
     return readers[fmt](obj)
 
@@ -145,11 +149,15 @@ def _fit_trunk(weights: Weights, arch: str | None, arch_kwargs: Mapping[str, Any
         name, kwargs = infer_resnet(state)
         weights.notes.append(f"architecture worked out from the weight shapes: {name} {kwargs}")
     elif is_timm_vit(state):
-        name, kwargs = infer_vit(state, num_heads=(arch_kwargs or {}).get("num_heads"))
-        weights.notes.append(f"architecture worked out from the weight shapes: {name} {kwargs} (num_heads: head dim 64 assumed unless given)")
+        heads, how = _vit_num_heads(weights, arch_kwargs, int(state["patch_embed.proj.weight"].shape[0]))
+        name, kwargs = infer_vit(state, num_heads=heads)
+        weights.notes.append(f"architecture worked out from the weight shapes: {name} {kwargs} (num_heads {heads}: {how})")
     elif is_regnet_state(state):
         name, kwargs = _match_regnet_preset(state, path), {}
         weights.notes.append(f"architecture worked out from the weight shapes: {name}")
+    elif is_alexnet_state(state) and (found := alexnet_trunk_name(state, int(state["_feature_blocks.0.0.weight"].shape[1]))):
+        name, kwargs = found, {}
+        weights.notes.append(f"architecture worked out from the weights: {name}")
     else:
         raise FormatError(f"{path}: cannot tell the architecture from the weights; pass arch (--arch)")
     try:
@@ -170,6 +178,17 @@ def _fit_trunk(weights: Weights, arch: str | None, arch_kwargs: Mapping[str, Any
         parts = [f"missing {missing[:2]}" if missing else "", f"unexpected {unexpected[:2]}" if unexpected else "", f"shapes {wrong[:2]}" if wrong else ""]
         raise FormatError(f"{path} does not match architecture {name} {kwargs}: " + "; ".join(p for p in parts if p))
     return name, kwargs, {k: state[k] for k in expected}
+
+
+def _vit_num_heads(weights: Weights, arch_kwargs: Mapping[str, Any] | None, hidden_dim: int) -> tuple[int, str]:
+    """A ViT's num_heads (invisible in its weights) and where it came from: ``arch_kwargs``, the
+    file (``weights.arch_hints``), else the standard value for the width."""
+    if arch_kwargs and arch_kwargs.get("num_heads") is not None:
+        return int(arch_kwargs["num_heads"]), "given"
+    if "num_heads" in weights.arch_hints:
+        value, source = weights.arch_hints["num_heads"]
+        return int(value), f"from {source}"
+    return num_heads_for_width(hidden_dim)
 
 
 def _match_regnet_preset(state: Mapping[str, Tensor], path: Path) -> str:
@@ -199,7 +218,7 @@ def _fit_heads(weights: Weights) -> list[dict[str, Any]]:
     return heads
 
 
-def _serialise(to: str, payload: dict[str, Any]) -> tuple[bytes, list[str], int, dict[str, Any] | None]:
+def _serialise(to: str, payload: dict[str, Any], classy_heads: bool = False) -> tuple[bytes, list[str], int, dict[str, Any] | None]:
     """(file bytes, dropped keys, tensors written, detectron2 config)."""
     config = None
     if to == "detectron2":
@@ -209,8 +228,8 @@ def _serialise(to: str, payload: dict[str, Any]) -> tuple[bytes, list[str], int,
         obj, dropped = payload, []
         count = len(payload["trunk"]["state_dict"]) + sum(len(h["state_dict"]) for h in payload["heads"])
     else:
-        writers = {"torchvision": write_torchvision, "timm": write_timm, "vissl": write_vissl, "classy": write_classy}
-        obj, dropped = writers[to](payload)
+        writers = {"torchvision": write_torchvision, "timm": write_timm, "vissl": write_vissl}
+        obj, dropped = write_classy(payload, include_heads=classy_heads) if to == "classy" else writers[to](payload)
         count = _count_tensors(obj)
     buffer = io.BytesIO()
     torch.save(obj, buffer)
@@ -238,6 +257,7 @@ def convert(
     branch: str = "teacher",
     bgr_to_rgb: bool = False,
     fold_bn: bool = False,
+    classy_heads: bool = False,
     tolerance: float = 1e-4,
 ) -> ConversionReport:
     """Convert the checkpoint at ``in_path`` to format ``to`` and write it atomically to ``out_path``.
@@ -256,6 +276,8 @@ def convert(
         branch: DINO checkpoints: "teacher" (default) or "student".
         bgr_to_rgb: Caffe2 models: reverse the first convolution's input channels.
         fold_bn: Caffe2 models: fold batch norms into their affine form.
+        classy_heads: ClassyVision output: also write the first head (an ``mlp``) in VISSL's
+            ``--include_heads`` layout (``heads.block3-2.default_head``); off by default, as in VISSL.
         tolerance: largest accepted max abs difference when verifying.
 
     Raises:
@@ -288,7 +310,15 @@ def convert(
     else:
         obj = read_file(src, allow_unsafe_load=allow_unsafe_load)
         fmt, detected = (from_, False) if from_ is not None else (detect_object(obj), True)
-        weights = _read(fmt, obj, branch, bgr_to_rgb, fold_bn)
+        if fmt == "vissl_sharded":
+            if not isinstance(obj, Mapping):
+                raise FormatError(f"{src}: a VISSL shard_list / slice_list checkpoint is a dict")
+            obj, unexplained, notes = read_vissl_sharded(src, obj, allow_unsafe_load=allow_unsafe_load)
+            weights = read_vissl(obj)
+            weights.unconverted += unexplained
+            weights.notes[:0] = notes
+        else:
+            weights = _read(fmt, obj, branch, bgr_to_rgb, fold_bn)
     if weights.unconverted:
         shown = ", ".join(repr(k) for k in weights.unconverted[:4])
         raise KeyMappingError(f"{src}: {len(weights.unconverted)} keys have no {fmt} rule and would be lost ({shown}); nothing written")
@@ -303,7 +333,7 @@ def convert(
         "recipe": obj.get("recipe") if fmt == "ssl" and isinstance(obj, Mapping) else None,
         "train_state": None,
     }
-    data, dropped, count, config = _serialise(to, payload)
+    data, dropped, count, config = _serialise(to, payload, classy_heads)
     report = ConversionReport(
         in_path=src, out_path=dest, source_format=fmt, target_format=to, source_detected=detected,
         trunk_name=name, trunk_kwargs=kwargs, num_tensors=count,

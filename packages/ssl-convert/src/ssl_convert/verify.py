@@ -16,9 +16,11 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
+from ssl_convert.caffe2_alexnet import is_alexnet_state
 from ssl_convert.classy_format import classy_to_ours
 from ssl_convert.errors import FormatError, VerificationError
 from ssl_convert.reading import load_bytes
+from ssl_convert.regnet_keys import regnet_to_ours
 from ssl_convert.resnet_arch import RESNET_BLOCKS, infer_resnet
 from ssl_convert.torchvision_format import is_regnet_state
 from ssl_convert.vit_keys import is_timm_vit
@@ -126,15 +128,51 @@ def _vit_target(to: str, obj: Any, kwargs: Mapping[str, Any]) -> tuple[nn.Module
     raise FormatError(f"no ViT verification for format {to!r}")
 
 
+#: torchvision RegNet presets -> timm's model of the same name (used when its shapes fit: a few
+#: timm configs differ from torchvision's, e.g. regnetx_004).
+_TIMM_REGNETS = {
+    f"regnet_{kind}_{size}": f"regnet{kind}_{code}"
+    for kind in ("x", "y")
+    for size, code in (("400mf", "004"), ("800mf", "008"), ("1_6gf", "016"), ("3_2gf", "032"), ("8gf", "080"), ("16gf", "160"), ("32gf", "320"), ("128gf", "1280"))
+}
+
+
+def _timm_regnet(obj: Mapping[str, Tensor], name: str) -> nn.Module | None:
+    import timm
+
+    if name not in _TIMM_REGNETS:
+        return None
+    with torch.device("meta"):
+        expected = timm.create_model(_TIMM_REGNETS[name], pretrained=False, num_classes=0).state_dict()
+    if expected.keys() != obj.keys() or any(expected[k].shape != obj[k].shape for k in expected):
+        return None
+    m = timm.create_model(_TIMM_REGNETS[name], pretrained=False, num_classes=0)
+    m.load_state_dict(obj, strict=True)
+    return m
+
+
 def _regnet_target(to: str, obj: Any, name: str) -> tuple[nn.Module, str]:
+    """timm's own RegNet for timm files of a preset it builds the same; otherwise the file read
+    back with the inverse name map into torchvision's RegNet of that preset."""
     import torchvision
 
-    if to != "torchvision" or not name.startswith("regnet_"):
-        raise FormatError("RegNet verification covers torchvision presets only")
+    if not name.startswith("regnet_"):
+        raise FormatError("RegNet verification covers the named presets only")
+    if to == "timm" and (m := _timm_regnet(obj, name)) is not None:
+        return m, f"timm {_TIMM_REGNETS[name]}"
+    if to == "torchvision":
+        state, how = obj, f"torchvision {name}"
+    elif to == "timm":
+        state, how = regnet_to_ours(obj, "timm").state, f"torchvision {name} (timm's {_TIMM_REGNETS.get(name, 'RegNet')} has other shapes: file read back)"
+    elif to in ("vissl", "classy"):
+        trunk = obj["classy_state_dict"]["base_model"]["model"]["trunk"]
+        state, how = regnet_to_ours(trunk, to).state, f"torchvision {name} ({to} file read back with the inverse name map)"
+    else:
+        raise FormatError(f"no RegNet verification for format {to!r}")
     m = torchvision.models.get_model(name, weights=None)
     m.fc = nn.Identity()
-    m.load_state_dict(obj, strict=True)
-    return m, f"torchvision {name}"
+    m.load_state_dict(state, strict=True)
+    return m, how
 
 
 def _target_model(to: str, data: bytes, payload: Mapping[str, Any]) -> tuple[nn.Module, str]:
@@ -149,6 +187,12 @@ def _target_model(to: str, data: bytes, payload: Mapping[str, Any]) -> tuple[nn.
         return trunk_from_checkpoint(obj), "ssl-models (file read back)"  # type: ignore[arg-type]
     if is_timm_vit(payload["trunk"]["state_dict"]):
         return _vit_target(to, obj, kwargs)
+    if is_alexnet_state(payload["trunk"]["state_dict"]) and to == "vissl":
+        from ssl_models import build_trunk
+
+        m = build_trunk(payload["trunk"]["name"], **kwargs)
+        m.load_state_dict(obj["classy_state_dict"]["base_model"]["model"]["trunk"], strict=True)
+        return m, "ssl-models AlexNet (VISSL's AlexNet names are ssl-models'; file read back)"
     if is_regnet_state(payload["trunk"]["state_dict"]):
         return _regnet_target(to, obj, payload["trunk"]["name"])
     if to == "torchvision":
@@ -187,7 +231,7 @@ def _target_model(to: str, data: bytes, payload: Mapping[str, Any]) -> tuple[nn.
 def verify_conversion(payload: Mapping[str, Any], to: str, data: bytes, tolerance: float = 1e-4) -> tuple[float, str]:
     """``(max abs difference, how the target was built)`` between the source trunk (ssl-models,
     built from ``payload``) and the target model holding the written ``data``, on a fixed input
-    ``[2, C, S, S]`` (seeded normal; ``S`` the ViT's image size, else 32).
+    ``[2, C, S, S]`` (seeded normal; ``S`` the ViT's image size, 67 for AlexNets, else 32).
 
     Raises :class:`VerificationError` when the difference exceeds ``tolerance``.
     """
@@ -198,7 +242,8 @@ def verify_conversion(payload: Mapping[str, Any], to: str, data: bytes, toleranc
     target.eval()
     conv1 = payload["trunk"]["state_dict"].get("conv1.weight")
     channels = int(conv1.shape[1]) if conv1 is not None else 3
-    size = int(payload["trunk"]["kwargs"].get("image_size", 32))
+    smallest = 67 if payload["trunk"]["name"].startswith("alexnet") else 32  # AlexNet's 11x11 conv and 3 pools
+    size = int(payload["trunk"]["kwargs"].get("image_size", smallest))
     x = torch.randn(2, channels, size, size, generator=torch.Generator().manual_seed(0))
     a, b = source(x), target(x)
     if a.shape != b.shape:

@@ -21,9 +21,11 @@ from typing import Any
 
 from torch import Tensor
 
+from ssl_convert.caffe2_alexnet import is_alexnet_state
 from ssl_convert.errors import FormatError
 from ssl_convert.keymap import MappedState, map_keys
 from ssl_convert.mlp_head_arch import mlp_head_entry
+from ssl_convert.regnet_keys import is_regnet_in, regnet_from_ours, regnet_key
 from ssl_convert.resnet_arch import is_resnet_state
 from ssl_convert.vit_keys import is_timm_vit
 from ssl_convert.weights import Weights, from_mapped
@@ -56,8 +58,15 @@ def find_vissl_model(obj: object) -> tuple[dict[str, Tensor], dict[str, Tensor],
     return dict(flat), {}, where
 
 
+def _strip_outer(key: str) -> str:
+    for prefix in ("trunk.", "base_model."):
+        key = key.removeprefix(prefix)
+    return key
+
+
 def vissl_trunk_to_ours(state: Mapping[str, Tensor]) -> MappedState:
-    """VISSL trunk keys -> ssl-models names: drop ``trunk.``/``base_model.``/``_feature_blocks.``."""
+    """VISSL trunk keys -> ssl-models names: drop ``trunk.``/``base_model.``/``_feature_blocks.``
+    (RegNets: :mod:`ssl_convert.regnet_keys`)."""
 
     def rule(key: str) -> str | None:
         stripped = False
@@ -66,6 +75,11 @@ def vissl_trunk_to_ours(state: Mapping[str, Tensor]) -> MappedState:
                 key, stripped = key[len(prefix) :], True
         return key if stripped or vit else None
 
+    outer = {_strip_outer(k): v for k, v in state.items()}
+    if is_regnet_in(outer, "vissl"):
+        return map_keys(state, lambda k: regnet_key(_strip_outer(k), "vissl", "ours"), what="VISSL RegNet trunk")
+    if is_alexnet_state(outer):  # ssl-models' AlexNets keep VISSL's _feature_blocks names
+        return map_keys(state, _strip_outer, what="VISSL AlexNet trunk")
     vit = is_timm_vit(state)
     return map_keys(state, rule, what="VISSL trunk")
 
@@ -76,7 +90,11 @@ def ours_to_vissl_trunk(state: Mapping[str, Tensor]) -> MappedState:
         return map_keys(state, lambda k: k, what="ViT trunk")
     if is_resnet_state(state):
         return map_keys(state, lambda k: FEATURE_BLOCKS + k, what="ResNet trunk")
-    raise FormatError("VISSL output supports ResNe(X)t and ViT trunks only")
+    if is_regnet_in(state, "ours"):
+        return regnet_from_ours(state, "vissl")
+    if is_alexnet_state(state):
+        return map_keys(state, lambda k: k, what="AlexNet trunk")
+    raise FormatError("VISSL output supports ResNe(X)t, RegNet, AlexNet and ViT trunks only")
 
 
 def _heads_by_index(heads: Mapping[str, Tensor]) -> dict[int, dict[str, Tensor]]:

@@ -30,6 +30,8 @@ class Weights:
         dropped: source keys removed on purpose (heads a format cannot hold, momentum blobs...).
         unconverted: source keys no rule matched; a conversion refuses to write while any remain.
         notes: one-line remarks for the report (what was found, what was assumed).
+        arch_hints: build arguments the file states outside the weights (e.g. a ViT's
+            ``num_heads`` from a timm ``arch`` name): ``{kwarg: (value, where it came from)}``.
     """
 
     trunk_state: dict[str, Tensor]
@@ -39,6 +41,7 @@ class Weights:
     dropped: list[str] = field(default_factory=list)
     unconverted: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    arch_hints: dict[str, tuple[Any, str]] = field(default_factory=dict)
 
 
 def plain_state(obj: object) -> dict[str, Tensor]:
