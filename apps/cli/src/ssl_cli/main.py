@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 from typing import List, Optional
 
 import typer
 
+from ssl_cli.benchmark_commands import benchmark_app, extract
 from ssl_cli.data_commands import data_app
-from ssl_cli.errors import EXPECTED_ERRORS, UsageError, fail
+from ssl_cli.errors import EXPECTED_ERRORS, fail
 
 __all__ = ["app", "main"]
 
@@ -24,6 +24,8 @@ app = typer.Typer(
 recipes_app = typer.Typer(help="List and show the training recipes.", no_args_is_help=True)
 app.add_typer(recipes_app, name="recipes")
 app.add_typer(data_app, name="data")
+app.add_typer(benchmark_app, name="benchmark")
+app.command()(extract)
 
 OVERRIDES_HELP = "Recipe values to override, as dotted key=value (e.g. optim.lr=0.3 train.epochs=2)."
 
@@ -89,71 +91,6 @@ def pretrain(
     result = ssl_train.pretrain(recipe, cfg, out, resume=resume, progress=progress)
     typer.echo(f"pretrained {result.epochs} epochs in {result.minutes:.1f} min, final loss {result.final_loss:.4f}")
     typer.echo(f"model: {result.checkpoint}")
-
-
-def _checkpoint_trunk(checkpoint: Path, image_size: int):
-    """The trunk of an ssl checkpoint and the image side its recipe trained at (or ``image_size``)."""
-    from ssl_models import checkpoint as ckpt_format
-
-    payload = ckpt_format.load_checkpoint(checkpoint)
-    trunk = ckpt_format.trunk_from_checkpoint(payload)
-    recipe_data = ((payload.get("recipe") or {}).get("config") or {}).get("data", {})
-    return trunk, image_size or int(recipe_data.get("image_size", 0)) or 224
-
-
-@app.command()
-def benchmark(
-    suite: str = typer.Argument(..., help="knn, linear, clustering, or all."),
-    checkpoint: Path = typer.Option(..., "--checkpoint", "-c", help="A checkpoint written by ssl (final.pt)."),
-    data: str = typer.Option("fashion-mnist", "--data", help="fashion-mnist, digits, or an image folder."),
-    image_size: int = typer.Option(0, "--image-size", help="Image side [default: the checkpoint's recipe]."),
-    out: Optional[Path] = typer.Option(None, "--out", help="Write OUT/results.json (else print JSON)."),
-    overrides: Optional[List[str]] = typer.Argument(None, help="Protocol values, e.g. knn_k=20 linear_epochs=10."),
-) -> None:
-    """Benchmark a checkpoint's trunk: kNN, linear probe, k-means clustering (NMI/ARI)."""
-    import ssl_eval
-    import ssl_train
-
-    from ssl_cli.run_job import benchmark_trunk
-
-    suites = {"knn": ("knn",), "linear": ("linear",), "clustering": ("clustering",), "all": ("knn", "linear", "clustering")}
-    if suite not in suites:
-        raise UsageError(f"unknown benchmark suite {suite!r}; choose one of {', '.join(suites)}")
-    protocol = ssl_train.load_config(ssl_train.config.BenchmarkConfig(), list(overrides or []))
-    trunk, size = _checkpoint_trunk(checkpoint, image_size)
-    train = ssl_train.load_split(data, "train", size)
-    test = ssl_train.load_split(data, "test", size)
-    results = {"checkpoint": str(checkpoint), "data": {"source": train.source, "image_size": size},
-               "benchmarks": benchmark_trunk(trunk, train, test, protocol, suites[suite])}
-    if out is not None:
-        ssl_eval.write_results(out, results)
-        typer.echo(f"wrote {out / 'results.json'}")
-    else:
-        typer.echo(json.dumps(results, indent=2))
-
-
-@app.command()
-def extract(
-    checkpoint: Path = typer.Option(..., "--checkpoint", "-c", help="A checkpoint written by ssl."),
-    out: Path = typer.Option(..., "--out", help="Folder for OUT/SPLIT/LAYER/rank0_chunk*.npz."),
-    data: str = typer.Option("fashion-mnist", "--data", help="fashion-mnist, digits, or an image folder."),
-    layers: str = typer.Option("res5avg", "--layers", help="Comma-separated trunk layers (see the trunk's feature names)."),
-    image_size: int = typer.Option(0, "--image-size", help="Image side [default: the checkpoint's recipe]."),
-    batch_size: int = typer.Option(512, "--batch-size", help="Images per forward pass."),
-) -> None:
-    """Extract trunk features of the train and test splits to disk (reload with ssl_eval.load_features)."""
-    import ssl_eval
-    import ssl_train
-
-    from ssl_cli.run_job import SplitBatches
-
-    trunk, size = _checkpoint_trunk(checkpoint, image_size)
-    names = [name.strip() for name in layers.split(",") if name.strip()]
-    forward = ssl_eval.layer_forward(trunk.eval(), names)
-    splits = {split: ssl_train.load_split(data, split, size) for split in ("train", "test")}
-    for split, images in splits.items():
-        paths = ssl_eval.extract_to_disk(forward, SplitBatches(images, batch_size), out, split)
-        typer.echo(f"{split}: {len(images)} images, {len(names)} layer(s) -> {len(paths)} file(s) under {out / split}")
 
 
 @app.command()

@@ -9,32 +9,16 @@ import platform
 import sys
 import time
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import torch
 
 import ssl_eval
 import ssl_train
+from ssl_cli.bench_data import ImageBatches
 from ssl_train import ImageSplit, normalize_images
 
-__all__ = ["SplitBatches", "benchmark_trunk", "check_out_dir", "run_recipe"]
-
-
-class SplitBatches:
-    """Normalised image batches of an in-memory split, as (images, labels, indices)."""
-
-    def __init__(self, split: ImageSplit, batch_size: int) -> None:
-        self.split = split
-        self.batch_size = batch_size
-
-    def __len__(self) -> int:
-        return -(-len(self.split) // self.batch_size)
-
-    def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]:
-        for start in range(0, len(self.split), self.batch_size):
-            stop = min(start + self.batch_size, len(self.split))
-            images = normalize_images(self.split.images[start:stop])
-            yield images, self.split.labels[start:stop], torch.arange(start, stop)
+__all__ = ["benchmark_trunk", "check_out_dir", "run_recipe"]
 
 
 def _log(message: str) -> None:
@@ -84,8 +68,8 @@ def benchmark_trunk(
     t0 = time.perf_counter()
     bs = protocol.batch_size
     dtype = torch.bfloat16 if precision == "bf16" else None
-    train_x, train_y = ssl_eval.extract_features(trunk, SplitBatches(train, bs), autocast_dtype=dtype)
-    test_x, test_y = ssl_eval.extract_features(trunk, SplitBatches(test, bs), autocast_dtype=dtype)
+    train_x, train_y = ssl_eval.extract_features(trunk, ImageBatches(train.images, train.labels, bs), autocast_dtype=dtype)
+    test_x, test_y = ssl_eval.extract_features(trunk, ImageBatches(test.images, test.labels, bs), autocast_dtype=dtype)
     out: dict[str, Any] = {"feature_dim": int(train_x.shape[1]), "extract_seconds": round(time.perf_counter() - t0, 1)}
     if "knn" in which:
         knn = ssl_eval.knn_classify(

@@ -1,0 +1,177 @@
+"""Benchmarks on frozen features of class-labelled splits: kNN, linear probe, k-means clustering,
+VISSL's multi-layer linear eval (conv1..res5avg) and ViRB's batched linear-head grid."""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from ssl_cli.bench_data import ImageBatches, data_summary, load_train_test
+from ssl_cli.bench_options import parse_list
+from ssl_cli.errors import UsageError
+
+__all__ = ["PROBE_SUITES", "run_multi_layer_linear", "run_probes", "run_virb_grid"]
+
+PROBE_SUITES: dict[str, tuple[str, ...]] = {
+    "knn": ("knn",),
+    "linear": ("linear",),
+    "clustering": ("clustering",),
+    "all": ("knn", "linear", "clustering"),
+}
+_RESNET_LAYERS = "conv1,res2,res3,res4,res5,res5avg"
+
+
+def _class_targets(name: str, *splits: Any) -> None:
+    for split in splits:
+        if split.targets.ndim != 1:
+            raise UsageError(f"{name} needs class ids, but {split.source} has a [N, C] label matrix")
+
+
+def run_probes(
+    checkpoint: Path,
+    data: str = "fashion-mnist",
+    *,
+    which: tuple[str, ...] = ("knn",),
+    image_size: int = 0,
+    limit: int = 0,
+    knn_k: int = 200,
+    knn_temperature: float = 0.1,
+    linear_epochs: int = 30,
+    linear_lr: float = 0.1,
+    linear_batch_size: int = 1024,
+    batch_size: int = 512,
+    clusters: int = 0,
+) -> dict[str, Any]:
+    """kNN (weighted vote, cosine), linear probe and/or k-means (NMI/ARI) on the trunk's pooled
+    features of the train and test splits (``which`` picks them; ``ssl run``'s protocol)."""
+    import ssl_train
+
+    from ssl_cli.run_job import benchmark_trunk
+
+    unknown = [w for w in which if w not in PROBE_SUITES["all"]]
+    if unknown:
+        raise UsageError(f"unknown probe(s) {unknown}; choose from {', '.join(PROBE_SUITES['all'])}")
+    protocol = ssl_train.config.BenchmarkConfig(
+        knn_k=knn_k, knn_temperature=knn_temperature, linear_epochs=linear_epochs, linear_lr=linear_lr,
+        linear_batch_size=linear_batch_size, batch_size=batch_size, clusters=clusters,
+    )
+    trunk, size, train, test = load_train_test(checkpoint, data, image_size, limit)
+    _class_targets("kNN / linear / clustering", train, test)
+    train_split = ssl_train.ImageSplit(train.images, train.targets, [], train.source)
+    test_split = ssl_train.ImageSplit(test.images, test.targets, [], test.source)
+    constants = {
+        "knn": {"k": knn_k, "temperature": knn_temperature, "similarity": "cosine", "vote": "exp(cos / T)",
+                "features": "trunk pooled output (res5avg)"},
+        "linear": {"epochs": linear_epochs, "lr": linear_lr, "batch_size": linear_batch_size,
+                   "optimizer": "SGD momentum 0.9, cosine schedule", "features": "standardised, frozen trunk"},
+        "clustering": {"num_clusters": clusters or "number of classes", "split": "test", "l2_normalize": True,
+                       "metrics": "NMI (arithmetic), ARI"},
+    }
+    return {
+        "checkpoint": str(checkpoint),
+        "data": data_summary(data, size, ("train", train), ("test", test)),
+        "benchmarks": benchmark_trunk(trunk, train_split, test_split, protocol, which),
+        "protocol": {w: constants[w] for w in which},
+    }
+
+
+def run_multi_layer_linear(
+    checkpoint: Path,
+    data: str = "fashion-mnist",
+    *,
+    image_size: int = 0,
+    limit: int = 0,
+    layers: str = _RESNET_LAYERS,
+    pooling: str = "auto",
+    epochs: int = 28,
+    lr: float = 0.01,
+    milestones: str = "8,16,24",
+    weight_decay: float = 5e-4,
+    linear_batch_size: int = 256,
+    batch_size: int = 256,
+) -> dict[str, Any]:
+    """VISSL's multi-layer linear eval: one ``eval_mlp`` head (BatchNorm + Linear) per trunk layer,
+    all trained together (SGD Nesterov, momentum 0.9, lr x0.1 at ``milestones``).
+
+    ``pooling``: ``vissl`` = VISSL's ResNet-50 224 px avg-pool preset (about 9k dims per layer),
+    ``global`` = global average pooling, ``auto`` = ``vissl`` for images of 224 px and more.
+    """
+    import ssl_eval
+
+    if pooling not in ("auto", "vissl", "global"):
+        raise UsageError(f"--pooling must be auto, vissl or global, got {pooling!r}")
+    names = parse_list(layers, str, "--layers")
+    steps = parse_list(milestones, int, "--milestones", allow_empty=True)
+    trunk, size, train, test = load_train_test(checkpoint, data, image_size, limit)
+    _class_targets("multi-layer linear eval", train, test)
+    use_vissl = pooling == "vissl" or (pooling == "auto" and size >= 224)
+    preset = ssl_eval.VISSL_RESNET50_POOLING if use_vissl else {}
+    known = trunk.feature_names()
+    missing = [n for n in names if n not in known]
+    if missing:
+        raise UsageError(f"the trunk has no layer(s) {missing}; it has {', '.join(known)}")
+    with torch.no_grad():
+        maps = trunk.forward_features(torch.zeros(1, 3, size, size), names)
+    channels = {n: int(maps[n].shape[1]) for n in names}
+    t0 = time.perf_counter()
+    tr = ssl_eval.extract_layer_features(trunk, ImageBatches.of(train, batch_size), names, pooling=preset)
+    te = ssl_eval.extract_layer_features(trunk, ImageBatches.of(test, batch_size), names, pooling=preset)
+    extract_seconds = round(time.perf_counter() - t0, 1)
+    scores = ssl_eval.multi_layer_linear_eval(
+        tr.features, tr.labels, te.features, te.labels, channels=channels, epochs=epochs, lr=lr,
+        milestones=steps, weight_decay=weight_decay, batch_size=linear_batch_size,
+    )
+    metrics: dict[str, Any] = {n: {**scores[n], "dim": int(tr.features[n].shape[1])} for n in names}
+    metrics["extract_seconds"] = extract_seconds
+    return {
+        "checkpoint": str(checkpoint),
+        "data": data_summary(data, size, ("train", train), ("test", test)),
+        "benchmarks": {"multi-layer-linear": metrics},
+        "protocol": {"multi-layer-linear": {
+            "layers": names, "pooling": {n: list(preset[n]) if n in preset else "global average" for n in names},
+            "head": "eval_mlp (BatchNorm per channel + Linear)", "epochs": epochs, "lr": lr, "milestones": steps,
+            "gamma": 0.1, "momentum": 0.9, "nesterov": True, "weight_decay": weight_decay, "regularize_bn": False,
+            "batch_size": linear_batch_size,
+        }},
+    }
+
+
+def run_virb_grid(
+    checkpoint: Path,
+    data: str = "fashion-mnist",
+    *,
+    image_size: int = 0,
+    limit: int = 0,
+    epochs: int = 30,
+    val_fraction: float = 0.1,
+    linear_batch_size: int = 256,
+    batch_size: int = 512,
+) -> dict[str, Any]:
+    """ViRB's linear evaluation: encode train and test once, train the whole hyper-parameter grid
+    (adam/sgd x learning rates x StepLR/OneCycle/Poly) in one batched pass, report the config
+    that is best on a held-out ``val_fraction`` of train."""
+    import ssl_eval
+
+    trunk, size, train, test = load_train_test(checkpoint, data, image_size, limit)
+    _class_targets("the ViRB grid", train, test)
+    train_x, train_y = ssl_eval.extract_features(trunk, ImageBatches.of(train, batch_size))
+    test_x, test_y = ssl_eval.extract_features(trunk, ImageBatches.of(test, batch_size))
+    grid = ssl_eval.virb_grid(epochs=epochs)
+    res = ssl_eval.linear_grid_search(
+        train_x, train_y, test_x, test_y, grid, epochs=epochs, batch_size=linear_batch_size,
+        val_fraction=val_fraction,
+    )
+    return {
+        "checkpoint": str(checkpoint),
+        "data": data_summary(data, size, ("train", train), ("test", test)),
+        "benchmarks": {"virb-grid": {"best": res["best"], "configs": res["configs"]}},
+        "protocol": {"virb-grid": {
+            "configs": {c.name: dataclasses.asdict(c) for c in grid}, "epochs": epochs, "batch_size": linear_batch_size,
+            "val_fraction": val_fraction, "selection": "best validation top-1",
+            "features": "trunk pooled output, standardised",
+        }},
+    }
