@@ -174,16 +174,22 @@ def test_voc07_svm_on_the_preparer_output(files, capsys, tmp_path):
     assert "svm/mAP" in out
 
 
-def test_svm_targets_turn_voc_files_into_ssl_eval_convention():
-    from ssl_cli.bench_data import LabelledImages
-    from ssl_cli.bench_svm import svm_targets
+def test_preparer_voc_targets_reach_ssl_eval_as_written(files):
+    # ssl-data's voc07 preparer writes VISSL's targets (1 present, 0 absent, -1 difficult), which is
+    # ssl-eval's SVM convention: the CLI passes them on unchanged.
+    from ssl_cli.bench_data import load_labelled
 
-    images = torch.zeros(3, 3, 4, 4, dtype=torch.uint8)
-    # VOC class lists: 1 present, -1 absent, 0 difficult -> ssl-eval: 1 present, 0 absent, -1 ignored
-    voc = LabelledImages(images, torch.tensor([[1, -1], [-1, 0], [0, 1]]), "voc")
-    assert svm_targets(voc).tolist() == [[1, 0], [0, -1], [-1, 1]]
-    coco = LabelledImages(images, torch.tensor([[1, 0], [0, 0], [1, 1]]), "coco")  # multi-hot stays
-    assert svm_targets(coco).tolist() == [[1, 0], [0, 0], [1, 1]]
+    # bf.write_voc's test split: image i shows class i % 20; the second class-0 image (i = 20) is
+    # marked difficult. Its trainval split has no difficult object.
+    test = load_labelled(str(files["voclists"]), "test", 16)
+    expected = torch.zeros(40, 20, dtype=torch.int64)
+    expected[torch.arange(40), torch.arange(40) % 20] = 1
+    expected[20, 0] = -1
+    assert test.targets.dtype == torch.int64 and torch.equal(test.targets, expected)
+    train = load_labelled(str(files["voclists"]), "train", 16)
+    expected = torch.zeros(60, 20, dtype=torch.int64)
+    expected[torch.arange(60), torch.arange(60) % 20] = 1
+    assert len(train) == 60 and torch.equal(train.targets, expected)
 
 
 def test_revisited_retrieval_scores_worked_out_by_hand(files, capsys, tmp_path):

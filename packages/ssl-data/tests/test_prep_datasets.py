@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 from PIL import Image
 
 from ssl_data.prep import PREPARERS, VOC_CLASSES, prepare, preparer_options
@@ -37,27 +38,105 @@ def test_folder_filelist_imagenet_layout(tmp_path) -> None:
     assert all(Path(p).is_absolute() and Path(p).is_file() for p in imgs)
 
 
-def test_voc_filelist(tmp_path) -> None:
-    voc = tmp_path / "VOC2007"
-    ids = ["000005", "000007"]
-    for i in ids:
-        _img(voc / "JPEGImages" / f"{i}.jpg")
-    main = voc / "ImageSets" / "Main"
+# Objects per image (class, difficult) of a tiny VOC2007: 000005 has a person and a difficult
+# chair, 000007 only a difficult aeroplane and a car, 000009 two dogs (one difficult) and a chair.
+_VOC_OBJECTS = {
+    "000005": [("person", False), ("chair", True)],
+    "000007": [("aeroplane", True), ("car", False)],
+    "000009": [("dog", False), ("dog", True), ("chair", False)],
+}
+
+
+def _fake_voc(root: Path, objects: dict[str, list[tuple[str, bool]]], split: str = "trainval") -> Path:
+    """A VOC20xx folder: one grey JPEG per image (value = position * 60), ``Annotations/*.xml``
+    from ``objects``, and the ``{class}_{split}.txt`` lists VOC's devkit writes from them
+    (1: a non-difficult object of the class, 0: only difficult ones, -1: none)."""
+    main = root / "ImageSets" / "Main"
     main.mkdir(parents=True)
-    for c, cls in enumerate(VOC_CLASSES):
-        flags = {"000005": 1 if c == 0 else -1, "000007": 0 if c == 0 else (1 if c == 8 else -1)}
-        (main / f"{cls}_trainval.txt").write_text("".join(f"{i} {flags[i]:>2}\n" for i in ids))
-    prepare("voc07", voc, tmp_path / "out")
+    (root / "Annotations").mkdir()
+    for position, (image_id, objs) in enumerate(objects.items()):
+        _img(root / "JPEGImages" / f"{image_id}.jpg", value=60 * position)
+        body = "".join(f"<object><name>{c}</name><difficult>{int(d)}</difficult></object>" for c, d in objs)
+        (root / "Annotations" / f"{image_id}.xml").write_text(f"<annotation><filename>{image_id}.jpg</filename>{body}</annotation>")
+    for cls in VOC_CLASSES:
+        lines = []
+        for image_id, objs in objects.items():
+            flags = [d for c, d in objs if c == cls]
+            lines.append(f"{image_id} {(1 if not all(flags) else 0) if flags else -1:>2}\n")
+        (main / f"{cls}_{split}.txt").write_text("".join(lines))
+    (main / f"{split}.txt").write_text("".join(f"{i}\n" for i in objects))
+    return root
+
+
+def _vissl_targets_from_xml(root: Path, image_ids: list[str]) -> np.ndarray:
+    """VISSL's VOC targets read straight from the XML: 1 present (a non-difficult object),
+    -1 difficult only (ignored), 0 absent."""
+    import xml.etree.ElementTree as ET
+
+    out = np.zeros((len(image_ids), len(VOC_CLASSES)), dtype=np.int64)
+    for row, image_id in enumerate(image_ids):
+        for obj in ET.parse(root / "Annotations" / f"{image_id}.xml").getroot().iter("object"):
+            col = VOC_CLASSES.index(obj.findtext("name"))
+            if obj.findtext("difficult") == "0":
+                out[row, col] = 1
+            elif out[row, col] == 0:
+                out[row, col] = -1
+    return out
+
+
+def test_voc_filelist_uses_vissl_targets(tmp_path) -> None:
+    voc = _fake_voc(tmp_path / "VOC2007", _VOC_OBJECTS)
+    summary = prepare("voc07", voc, tmp_path / "out")
+    assert set(summary) == {"trainval"}
+    paths = np.load(tmp_path / "out" / "trainval_images.npy")
     labels = np.load(tmp_path / "out" / "trainval_labels.npy")
-    assert labels.shape == (2, 20) and labels[0, 0] == 1 and labels[1, 0] == 0 and labels[1, 8] == 1
-    assert (labels[0, 1:] == -1).all()
+    ids = [Path(p).stem for p in paths]
+    assert ids == sorted(_VOC_OBJECTS) and all(Path(p).is_file() for p in paths)
+    assert labels.dtype == np.int64 and labels.shape == (3, 20)
+    np.testing.assert_array_equal(labels, _vissl_targets_from_xml(voc, ids))
+    # the same facts spelled out: the difficult-only chair of 000005 is ignored, absent classes are 0
+    chair, person, dog = (VOC_CLASSES.index(c) for c in ("chair", "person", "dog"))
+    assert labels[0, person] == 1 and labels[0, chair] == -1 and labels[2, chair] == 1 and labels[2, dog] == 1
+    assert labels[1, VOC_CLASSES.index("aeroplane")] == -1 and (labels == 0).sum() == 60 - 6
+
+
+def test_voc_filelist_errors(tmp_path) -> None:
     (tmp_path / "VOC2012" / "ImageSets" / "Main").mkdir(parents=True)
     with pytest.raises(FileNotFoundError, match="JPEGImages"):
         prepare("voc12", tmp_path / "VOC2012", tmp_path / "o2")
+    voc = _fake_voc(tmp_path / "VOC2007", _VOC_OBJECTS)
+    (voc / "ImageSets" / "Main" / "car_trainval.txt").write_text("000005 -1\n000007 2\n")
+    with pytest.raises(ValueError, match=r"car_trainval.txt line 2: expected 'image_id 1\|-1\|0'"):
+        prepare("voc07", voc, tmp_path / "o")
+    assert not (tmp_path / "o").exists()
 
 
-def test_coco_filelist(tmp_path) -> None:
-    root = tmp_path / "coco"
+def test_voc_and_coco_outputs_open_with_filelist_source(tmp_path) -> None:
+    from torch.utils.data import DataLoader
+
+    from ssl_data import FileListSource
+
+    voc = _fake_voc(tmp_path / "VOC2007", _VOC_OBJECTS)
+    prepare("voc07", voc, tmp_path / "voc")
+    ds = FileListSource(tmp_path / "voc" / "trainval_images.npy", tmp_path / "voc" / "trainval_labels.npy")
+    assert len(ds) == 3 and ds.multi_label and ds.classes is None
+    expected = _vissl_targets_from_xml(voc, sorted(_VOC_OBJECTS))
+    image, label, index = ds[2]
+    assert index == 2 and label.dtype == torch.int64 and label.tolist() == expected[2].tolist()
+    assert np.abs(np.asarray(image, dtype=int) - 120).max() <= 2  # 000009: the third image written (JPEG)
+    assert ds.targets == expected.tolist()
+    ds.transform = lambda im: torch.from_numpy(np.asarray(im).copy())
+    batch = next(iter(DataLoader(ds, batch_size=3)))
+    assert batch[1].shape == (3, 20) and torch.equal(batch[1], torch.from_numpy(expected))
+    _coco_layout(tmp_path / "coco")
+    prepare("coco", tmp_path / "coco", tmp_path / "coco_out")
+    coco = FileListSource(tmp_path / "coco_out" / "val_images.npy", tmp_path / "coco_out" / "val_labels.npy", mmap=False)
+    # a.jpg (id 1) has category 90 -> column 1; b.jpg (id 2) has categories 1 and 90 -> both
+    assert [coco[i][1].tolist() for i in range(2)] == [[0, 1], [1, 1]]
+
+
+def _coco_layout(root: Path) -> Path:
+    """COCO 2014: a.jpg (id 1) with category 90, b.jpg (id 2) with categories 1 and 90, per split."""
     for split in ("train", "val"):
         _img(root / f"{split}2014" / "a.jpg")
         _img(root / f"{split}2014" / "b.jpg")
@@ -68,7 +147,13 @@ def test_coco_filelist(tmp_path) -> None:
         }
         (root / "annotations").mkdir(exist_ok=True)
         (root / "annotations" / f"instances_{split}2014.json").write_text(json.dumps(ann))
-    prepare("coco", root, tmp_path / "out")
+    return root
+
+
+def test_coco_filelist(tmp_path) -> None:
+    prepare("coco", _coco_layout(tmp_path / "coco"), tmp_path / "out")
+    # VISSL's convention as for VOC: 1 present, 0 absent (COCO has no "difficult", so no -1);
+    # categories sorted by id: 1 -> column 0, 90 -> column 1
     assert np.load(tmp_path / "out" / "val_labels.npy").tolist() == [[0, 1], [1, 1]]
     assert Path(np.load(tmp_path / "out" / "val_images.npy")[0]).name == "a.jpg"
 

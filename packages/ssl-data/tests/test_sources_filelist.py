@@ -1,11 +1,13 @@
-"""disk_filelist: .npy/.txt path lists, int or string labels, mmap, path prefix rewriting."""
+"""disk_filelist: .npy/.txt path lists, int or string labels, [N, C] label matrices, mmap, path prefix rewriting."""
 
 import numpy as np
 import pytest
+import torch
 from PIL import Image
+from torch.utils.data import DataLoader
 
 from ssl_data import FileListSource
-from ssl_data.sources import rewrite_path_prefix
+from ssl_data.sources import limit_dataset, rewrite_path_prefix
 
 
 def _images(folder, n):
@@ -58,5 +60,50 @@ def test_errors(tmp_path):
         FileListSource(tmp_path / "objs.npy")
     with pytest.raises(ValueError, match="2 image paths but 3 labels"):
         FileListSource(["a.png", "b.png"], [0, 1, 2])
-    with pytest.raises(ValueError, match="integers or strings"):
+    with pytest.raises(ValueError, match="labels: class ids must be integers or strings"):
         FileListSource(["a.png"], [0.5])
+
+
+def test_multi_label_matrix_file(tmp_path):
+    paths = _images(tmp_path / "imgs", 3)
+    np.save(tmp_path / "images.npy", np.array(paths))
+    matrix = np.array([[1, 0, -1], [0, 0, 1], [1, 1, 0]], dtype=np.int64)  # VISSL's VOC 1 / 0 / -1
+    np.save(tmp_path / "labels.npy", matrix)
+    ds = FileListSource(tmp_path / "images.npy", tmp_path / "labels.npy")
+    assert ds.multi_label and isinstance(ds.labels, np.memmap) and ds.classes is None
+    image, label, index = ds[1]
+    assert index == 1 and np.asarray(image)[0, 0].tolist() == [40, 40, 40]
+    assert label.dtype == torch.int64 and label.tolist() == [0, 0, 1]
+    label[0] = 7  # a copy: the memory-mapped file is untouched
+    assert ds[1][1].tolist() == [0, 0, 1] and ds.targets == matrix.tolist()
+    ds.transform = lambda im: torch.from_numpy(np.asarray(im).copy())
+    _, labels, indices = next(iter(DataLoader(ds, batch_size=3)))
+    assert labels.shape == (3, 3) and torch.equal(labels, torch.from_numpy(matrix)) and indices.tolist() == [0, 1, 2]
+    assert not FileListSource(paths, [2, 0, 1]).multi_label
+    assert len(limit_dataset(ds, 2, seed=0)) == 2
+    with pytest.raises(ValueError, match=r"balanced data limit needs class ids \[N\], got labels of shape \(3, 3\)"):
+        limit_dataset(ds, 2, balanced=True)
+
+
+def test_multi_label_float_and_bool_rows(tmp_path):
+    paths = _images(tmp_path / "imgs", 2)
+    soft = FileListSource(paths, [[0.25, 0.75], [1.0, 0.0]])
+    assert soft[0][1].dtype == torch.float32 and soft[0][1].tolist() == [0.25, 0.75]
+    hot = FileListSource(paths, np.array([[True, False], [False, True]]))
+    assert hot[1][1].dtype == torch.int64 and hot[1][1].tolist() == [0, 1]
+
+
+def test_multi_label_errors(tmp_path):
+    np.save(tmp_path / "cube.npy", np.zeros((2, 2, 2), dtype=np.int64))
+    with pytest.raises(ValueError, match=r"labels file .*cube.npy must hold a 1-D \[N\] or 2-D \[N, C\] array"):
+        FileListSource(["a.png", "b.png"], tmp_path / "cube.npy")
+    np.save(tmp_path / "names.npy", np.array([["a", "b"], ["c", "d"]]))
+    with pytest.raises(ValueError, match=r"labels file .*names.npy: \[N, C\] labels must be integers or floats"):
+        FileListSource(["a.png", "b.png"], tmp_path / "names.npy")
+    np.save(tmp_path / "short.npy", np.zeros((3, 20), dtype=np.int64))
+    with pytest.raises(ValueError, match=r"2 image paths but 3 labels \(labels file .*short.npy\)"):
+        FileListSource(["a.png", "b.png"], tmp_path / "short.npy")
+    with pytest.raises(ValueError, match="rows of one length"):
+        FileListSource(["a.png", "b.png"], [[1, 0], [1]])
+    with pytest.raises(ValueError, match="image list file .*must hold a 1-D array"):
+        FileListSource(tmp_path / "short.npy")

@@ -6,7 +6,7 @@ import torch
 from PIL import Image
 
 from ssl_train import load_split
-from ssl_train.data import balanced_subset
+from ssl_train.data import ImageSplit, balanced_subset
 
 
 def _write_tree(root, classes, per_class, size=(20, 12), mode="RGB"):
@@ -56,3 +56,11 @@ def test_balanced_subset():
     counts = torch.bincount(labels[idx]).tolist()
     assert sum(counts) == 30 and counts[1] == 5 and abs(counts[0] - counts[2]) <= 1
     assert torch.equal(idx, balanced_subset(labels, 30, seed=0))
+
+
+def test_split_length_is_the_number_of_images_for_multi_label_targets():
+    images = torch.zeros(4, 3, 8, 8, dtype=torch.uint8)
+    voc = ImageSplit(images, torch.zeros(4, 20, dtype=torch.int64), [f"c{i}" for i in range(20)], "voc")
+    assert len(voc) == 4  # 4 images, not 4 x 20 label entries
+    ids = ImageSplit(images, torch.tensor([0, 1, 0, 1]), ["a", "b"], "ids")
+    assert len(ids) == 4

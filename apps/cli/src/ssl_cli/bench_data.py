@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator
 
-import numpy as np
 import torch
 from torch.utils.data import DataLoader
 
@@ -66,7 +65,8 @@ def checkpoint_classifier(checkpoint: Path) -> torch.nn.Module:
 @dataclass
 class LabelledImages:
     """One split in memory: images uint8 ``[N, 3, S, S]``, targets int64 ``[N]`` (class ids) or
-    ``[N, C]`` (a preparer's multi-label matrix, values as written), and where they came from."""
+    ``[N, C]`` (a preparer's multi-label matrix as written: VISSL's 1 present / 0 absent /
+    -1 difficult, ssl-eval's SVM convention), and where they came from."""
 
     images: torch.Tensor
     targets: torch.Tensor
@@ -112,14 +112,15 @@ class ImageBatches:
 
 def _decode(source: Any) -> tuple[torch.Tensor, torch.Tensor]:
     """Every item ``(image, label, index)`` of an ssl-data source built with
-    :func:`_square_transform`: images uint8 ``[N, 3, S, S]``, labels int64 ``[N]``."""
+    :func:`_square_transform`: images uint8 ``[N, 3, S, S]``, labels ``[N]`` (class ids) or
+    ``[N, C]`` (a multi-label matrix, one ``[C]`` tensor per item)."""
     images, labels = [], []
     for item in DataLoader(source, batch_size=None):
         images.append(torch.as_tensor(item[0]))
-        labels.append(int(item[1]))
+        labels.append(torch.as_tensor(item[1]))
     if not images:
         raise ValueError(f"no images in {getattr(source, 'root', source)}")
-    return torch.stack(images), torch.tensor(labels, dtype=torch.int64)
+    return torch.stack(images), torch.stack(labels)
 
 
 def _square_transform(size: int) -> Any:
@@ -141,14 +142,12 @@ def _filelist_split(root: Path, split: str, size: int) -> LabelledImages:
     labels_npy = root / f"{name}_labels.npy"
     if not labels_npy.is_file():
         raise FileNotFoundError(f"labels file not found: {labels_npy}")
-    targets = np.load(labels_npy, allow_pickle=False)
-    source = ssl_data.FileListSource(images_npy, labels=None, transform=_square_transform(size))
-    if len(targets) != len(source):
-        raise ValueError(f"{labels_npy} has {len(targets)} rows but {images_npy} lists {len(source)} images")
-    if targets.dtype.kind not in "iu" or targets.ndim not in (1, 2):
-        raise ValueError(f"{labels_npy} must hold integer class ids [N] or a [N, C] matrix")
-    images, _ = _decode(source)
-    return LabelledImages(images, torch.from_numpy(targets.astype(np.int64)), f"{root} ({name})")
+    # class ids (strings become ids) or a VOC / COCO matrix, used as written (VISSL's 1 / 0 / -1)
+    source = ssl_data.FileListSource(images_npy, labels_npy, transform=_square_transform(size))
+    if source.labels.dtype.kind not in "iu":
+        raise ValueError(f"{labels_npy} must hold class ids [N] or an integer [N, C] matrix")
+    images, targets = _decode(source)
+    return LabelledImages(images, targets.to(torch.int64), f"{root} ({name})")
 
 
 def _catalog_split(name: str, split: str, size: int) -> LabelledImages:

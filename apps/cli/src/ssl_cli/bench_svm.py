@@ -5,26 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import torch
-
-from ssl_cli.bench_data import LabelledImages, data_summary, layer_features, load_train_test
+from ssl_cli.bench_data import data_summary, layer_features, load_train_test
 from ssl_cli.bench_options import parse_list
 from ssl_cli.errors import UsageError
 
-__all__ = ["run_low_shot", "run_svm", "svm_targets"]
-
-
-def svm_targets(split: LabelledImages) -> torch.Tensor:
-    """ssl-eval's SVM targets: class ids ``[N]`` as they are; a preparer's VOC matrix (1 present,
-    -1 absent, 0 difficult) becomes 1 / 0 / -1 (present / absent / difficult); a COCO
-    multi-hot matrix (1 / 0, no -1) stays as it is."""
-    t = split.targets
-    if t.ndim == 1 or not bool((t == -1).any()):
-        return t
-    out = torch.zeros_like(t)
-    out[t == 1] = 1
-    out[t == 0] = -1
-    return out
+__all__ = ["run_low_shot", "run_svm"]
 
 
 def _features(checkpoint: Path, data: str, image_size: int, limit: int, layer: str, batch_size: int):
@@ -32,7 +17,8 @@ def _features(checkpoint: Path, data: str, image_size: int, limit: int, layer: s
     train_x = layer_features(trunk, train, batch_size, layer)
     test_x = layer_features(trunk, test, batch_size, layer)
     summary = data_summary(data, size, ("train", train), ("test", test))
-    return summary, train_x, svm_targets(train), test_x, svm_targets(test)
+    # class ids, or a preparer's VOC / COCO matrix already in ssl-eval's 1 / 0 / -1 (VISSL's)
+    return summary, train_x, train.targets, test_x, test.targets
 
 
 def run_svm(

@@ -1,6 +1,6 @@
 """Data-prep tools behind ``ssl data prepare NAME -i IN -o OUT`` (VISSL's unified interface)."""
 
-from ssl_data.prep.benchmark_filelists import VOC_CLASSES
+from ssl_data.prep.benchmark_filelists import VOC_CLASSES, VOC_LIST_TO_TARGET
 from ssl_data.prep.color_bins import colorization_bins
 from ssl_data.prep.copydays import COPYDAYS_CROPS, COPYDAYS_JPEG_QUALITIES, copydays_split
 from ssl_data.prep.download import DOWNLOADS, DownloadError, download_dataset, download_urls
@@ -15,6 +15,7 @@ __all__ = [
     "DownloadError",
     "PREPARERS",
     "VOC_CLASSES",
+    "VOC_LIST_TO_TARGET",
     "colorization_bins",
     "copydays_split",
     "download_dataset",

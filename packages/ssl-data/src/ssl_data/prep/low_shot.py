@@ -16,21 +16,23 @@ DEFAULT_K = (1, 2, 4, 8, 16, 32, 64, 96)
 
 
 def sample_voc_low_shot(targets: np.ndarray, k: int, rng: np.random.Generator, negatives_per_positive: int | None = None) -> np.ndarray:
-    """One low-shot sample of a VOC target matrix.
+    """One low-shot sample of a VOC target matrix (VISSL's ``create_voc_low_shot_samples.py``).
 
-    ``targets`` int [N, C] with 1 (positive), -1 (negative), 0 (difficult). For every class,
-    ``k`` positives and ``(C - 1) * k`` negatives are drawn without replacement (all of them when
-    fewer exist). Returns int8 [N, C]: 1 chosen positive, -1 chosen negative, 0 not used.
+    ``targets`` int [N, C] in VISSL's convention, as the ``voc07`` preparer writes it: 1 positive,
+    0 negative, -1 difficult (never drawn). For every class, ``k`` positives and ``(C - 1) * k``
+    negatives (``negatives_per_positive * k`` when given) are drawn without replacement (all of
+    them when fewer exist). Returns int8 [N, C] in the same convention: 1 chosen positive,
+    0 chosen negative, -1 not in this sample (ignored by the SVM of that class).
     """
     t = np.asarray(targets)
     if t.ndim != 2 or not np.isin(t, (-1, 0, 1)).all():
-        raise ValueError(f"targets must be an [N, C] array of -1/0/1, got shape {t.shape}")
+        raise ValueError(f"targets must be an [N, C] array of 1/0/-1, got shape {t.shape}")
     n_neg = (t.shape[1] - 1) * k if negatives_per_positive is None else negatives_per_positive * k
-    out = np.zeros(t.shape, dtype=np.int8)
+    out = np.full(t.shape, -1, dtype=np.int8)
     for c in range(t.shape[1]):
-        pos, neg = np.flatnonzero(t[:, c] == 1), np.flatnonzero(t[:, c] == -1)
+        pos, neg = np.flatnonzero(t[:, c] == 1), np.flatnonzero(t[:, c] == 0)
         out[rng.choice(pos, min(k, len(pos)), replace=False), c] = 1
-        out[rng.choice(neg, min(n_neg, len(neg)), replace=False), c] = -1
+        out[rng.choice(neg, min(n_neg, len(neg)), replace=False), c] = 0
     return out
 
 
@@ -44,7 +46,7 @@ def _k_list(k_values: Sequence[int] | str) -> list[int]:
 def voc_low_shot(
     input_path: Path, output_dir: Path, k_values: Sequence[int] | str = DEFAULT_K, num_samples: int = 5, seed: int = 0
 ) -> dict[str, Any]:
-    """Preparer ``voc07_low_shot``: ``-i`` the VOC07 trainval targets .npy ([5011, 20] of 1/-1/0,
+    """Preparer ``voc07_low_shot``: ``-i`` the VOC07 trainval targets .npy ([5011, 20] of 1/0/-1,
     e.g. ``trainval_labels.npy`` from the ``voc07`` preparer) -> ``OUT/train_targets_sample{s}_k{k}.npy``
     for s in 1..num_samples (see :func:`sample_voc_low_shot`). FAIR benchmark's
     ``create_voc_low_shot_samples.py``."""

@@ -37,6 +37,8 @@ def data_limit_indices(
         if skip_num_samples + limit > n:
             raise ValueError(f"data limit {limit} + skip {skip_num_samples} exceeds the {n} samples")
         return sorted(int(i) for i in rng.permutation(n)[skip_num_samples : skip_num_samples + limit])
+    if labels.ndim != 1:
+        raise ValueError(f"a balanced data limit needs class ids [N], got labels of shape {labels.shape}")
     classes = np.unique(labels)
     per_class, skip = limit // len(classes), skip_num_samples // len(classes)
     if per_class == 0:

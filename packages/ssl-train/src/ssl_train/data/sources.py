@@ -22,9 +22,11 @@ class ImageSplit:
 
     Attributes:
         images: uint8 ``[N, 3, S, S]``.
-        labels: int64 ``[N]``.
-        classes: class names, index = label.
+        labels: int64 ``[N]`` class ids, or a multi-label matrix ``[N, C]``.
+        classes: class names, index = label (or column of the matrix).
         source: a human-readable description of where the images came from.
+
+    ``len(split)`` is the number of images ``N``.
     """
 
     images: torch.Tensor
@@ -33,7 +35,7 @@ class ImageSplit:
     source: str
 
     def __len__(self) -> int:
-        return int(self.labels.numel())
+        return int(self.images.shape[0])
 
 
 def balanced_subset(labels: torch.Tensor, limit: int, seed: int) -> torch.Tensor:
