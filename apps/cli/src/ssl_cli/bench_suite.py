@@ -34,6 +34,7 @@ from ssl_cli.bench_probes import PROBE_SUITES, run_multi_layer_linear, run_probe
 from ssl_cli.bench_retrieval import run_retrieval
 from ssl_cli.bench_robustness import run_robustness
 from ssl_cli.bench_svm import run_low_shot, run_svm
+from ssl_cli.bench_virb import run_depth, run_segmentation, run_virb_image
 from ssl_cli.errors import EXPECTED_ERRORS
 
 __all__ = ["BENCHMARKS", "Benchmark", "SuiteRun", "headline_metrics", "load_suite", "run_suite", "write_suite_outputs"]
@@ -73,6 +74,9 @@ BENCHMARKS: dict[str, Benchmark] = {
     "robustness": Benchmark(run_robustness, ("robustness/top1", "robustness/top5")),
     "retrieval": Benchmark(run_retrieval, ("retrieval/mAP", "retrieval/mAP/*", "retrieval/*/mAP")),
     "detection": Benchmark(run_detection, ("detection/bbox/AP", "detection/bbox/AP50")),
+    "virb-image": Benchmark(run_virb_image, tuple(f"virb-image/{m}" for m in ("top1", "count_mae", "rmse", "r2"))),
+    "segmentation": Benchmark(run_segmentation, ("segmentation/miou", "segmentation/pixel_accuracy")),
+    "depth": Benchmark(run_depth, ("depth/rmse", "depth/delta1")),
 }
 _ENTRY_KEYS = ("name", "checkpoint", "benchmark", "data", "options")
 

@@ -358,6 +358,99 @@ def detection(
     ), out)
 
 
+@benchmark_app.command("virb-image")
+def virb_image(
+    checkpoint: Path = CHECKPOINT,
+    data: str = typer.Option(..., "--data", help=(
+        "classification: any classification source; counting: an image folder of count-named class folders; "
+        "regression / egomotion: a folder with train.csv + val.csv (image,TARGET... or first,second,TARGET).")),
+    task: str = typer.Option("classification", "--task", help="classification, counting, regression or egomotion."),
+    image_size: int = IMAGE_SIZE,
+    limit: int = typer.Option(0, "--limit", help="At most this many train images / CSV rows (0 = all)."),
+    layer: str = typer.Option("res5avg", "--layer", help="Trunk layer encoded (globally averaged unless res5avg)."),
+    epochs: int = typer.Option(100, "--epochs", help="Head epochs (ViRB: 100)."),
+    lr: float = typer.Option(1e-4, "--lr", help="Adam learning rate of the head (ViRB: 1e-4)."),
+    head_batch_size: int = typer.Option(32, "--head-batch-size", help="Head batch size (ViRB: 32)."),
+    solver: str = typer.Option("ridge", "--solver", help="regression: ridge (closed form) or adam."),
+    alpha: float = typer.Option(1.0, "--alpha", help="regression: ridge penalty."),
+    bins: str = typer.Option("", "--bins", help="egomotion: comma-separated edges binning the motion column."),
+    batch_size: int = BATCH,
+    seed: int = SEED,
+    out: Optional[Path] = OUT,
+) -> None:
+    """ViRB image-level tasks on cached encodings: a linear head for classification, counting, egomotion, regression."""
+    from ssl_cli.bench_virb import run_virb_image
+
+    _finish("virb-image", run_virb_image(
+        checkpoint, data, task=task, image_size=image_size, limit=limit, layer=layer, epochs=epochs, lr=lr,
+        head_batch_size=head_batch_size, solver=solver, alpha=alpha, bins=bins, batch_size=batch_size, seed=seed,
+    ), out)
+
+
+PIXEL_LAYERS = typer.Option("conv1,res2,res3,res4,res5", "--layers", help="Trunk maps the decoder reads.")
+PIXEL_BATCH = typer.Option(16, "--batch-size", help="Decoder batch size (ViRB: 16).")
+PIXEL_LR = typer.Option(3e-4, "--lr", help="Adam learning rate of the decoder (ViRB: 3e-4).")
+PIXEL_WIDTH = typer.Option(64, "--width", help="Decoder channels (ViRB: 64).")
+PIXEL_CACHE = typer.Option(True, "--cache-features/--no-cache-features", help="Encode each split once (more memory).")
+PIXEL_LIMIT = typer.Option(0, "--limit", help="The first N train images by name (0 = all).")
+
+
+@benchmark_app.command("segmentation")
+def segmentation(
+    checkpoint: Path = CHECKPOINT,
+    data: str = typer.Option(..., "--data", help="DIR/{train,val}/images/NAME.png + DIR/{train,val}/masks/NAME.png."),
+    image_size: int = IMAGE_SIZE,
+    limit: int = PIXEL_LIMIT,
+    layers: str = PIXEL_LAYERS,
+    num_classes: int = typer.Option(0, "--num-classes", help="[default: the largest mask id + 1]"),
+    ignore_index: int = typer.Option(255, "--ignore-index", help="Mask value left out of loss and mIoU."),
+    epochs: int = typer.Option(100, "--epochs", help="Decoder epochs (ViRB: 100)."),
+    batch_size: int = PIXEL_BATCH,
+    lr: float = PIXEL_LR,
+    scheduler: str = typer.Option("poly", "--scheduler", help="poly (per batch) or constant."),
+    poly_power: float = typer.Option(0.9, "--poly-power"),
+    width: int = PIXEL_WIDTH,
+    cache_features: bool = PIXEL_CACHE,
+    seed: int = SEED,
+    out: Optional[Path] = OUT,
+) -> None:
+    """ViRB semantic segmentation: a small decoder on the frozen trunk's conv1..res5 maps, test mIoU."""
+    from ssl_cli.bench_virb import run_segmentation
+
+    _finish("segmentation", run_segmentation(
+        checkpoint, data, image_size=image_size, limit=limit, layers=layers, num_classes=num_classes,
+        ignore_index=ignore_index, epochs=epochs, batch_size=batch_size, lr=lr, scheduler=scheduler,
+        poly_power=poly_power, width=width, cache_features=cache_features, seed=seed,
+    ), out)
+
+
+@benchmark_app.command("depth")
+def depth(
+    checkpoint: Path = CHECKPOINT,
+    data: str = typer.Option(
+        ..., "--data", help="DIR/{train,val}/images/NAME.png + DIR/{train,val}/depth/NAME.png (16-bit) or NAME.npy."),
+    image_size: int = IMAGE_SIZE,
+    limit: int = PIXEL_LIMIT,
+    layers: str = PIXEL_LAYERS,
+    depth_scale: float = typer.Option(0.001, "--depth-scale", help="Depth PNG value -> metres (0.001: millimetres)."),
+    epochs: int = typer.Option(50, "--epochs", help="Decoder epochs (ViRB: 50)."),
+    batch_size: int = PIXEL_BATCH,
+    lr: float = PIXEL_LR,
+    scheduler: str = typer.Option("constant", "--scheduler", help="constant or poly."),
+    width: int = PIXEL_WIDTH,
+    cache_features: bool = PIXEL_CACHE,
+    seed: int = SEED,
+    out: Optional[Path] = OUT,
+) -> None:
+    """ViRB depth estimation: a small decoder on the frozen trunk's maps, L1 loss, test RMSE and delta < 1.25."""
+    from ssl_cli.bench_virb import run_depth
+
+    _finish("depth", run_depth(
+        checkpoint, data, image_size=image_size, limit=limit, layers=layers, depth_scale=depth_scale, epochs=epochs,
+        batch_size=batch_size, lr=lr, scheduler=scheduler, width=width, cache_features=cache_features, seed=seed,
+    ), out)
+
+
 @benchmark_app.command("suite")
 def suite(
     suite_file: Path = typer.Argument(
