@@ -64,3 +64,37 @@ def test_split_length_is_the_number_of_images_for_multi_label_targets():
     assert len(voc) == 4  # 4 images, not 4 x 20 label entries
     ids = ImageSplit(images, torch.tensor([0, 1, 0, 1]), ["a", "b"], "ids")
     assert len(ids) == 4
+
+
+def _write_solid(root, cls, values):
+    """One 4x4 image per value, every pixel = value: the image identifies itself."""
+    (root / cls).mkdir(parents=True, exist_ok=True)
+    for v in values:
+        Image.fromarray(np.full((4, 4, 3), v, dtype=np.uint8)).save(root / cls / f"{v}.png")
+
+
+def test_single_folder_train_and_test_never_overlap_whatever_the_seeds(tmp_path):
+    _write_solid(tmp_path, "a", range(0, 100, 5))
+    _write_solid(tmp_path, "b", range(101, 201, 5))
+    test = load_split(str(tmp_path), "test", image_size=4, val_fraction=0.2, seed=0)
+    held_out = set(test.images[:, 0, 0, 0].tolist())
+    for seed in (0, 3, 11):
+        train = load_split(str(tmp_path), "train", image_size=4, val_fraction=0.2, seed=seed)
+        assert held_out.isdisjoint(train.images[:, 0, 0, 0].tolist())
+        assert len(train) + len(test) == 40
+
+
+def test_test_labels_follow_the_train_class_folders(tmp_path):
+    # val/ lacks "b": ImageFolder alone would number val's "c" as 1 (train's "b")
+    for cls, value in (("a", 10), ("b", 20), ("c", 30)):
+        _write_solid(tmp_path / "train", cls, [value, value + 1])
+    _write_solid(tmp_path / "val", "a", [12])
+    _write_solid(tmp_path / "val", "c", [32, 33])
+    train = load_split(str(tmp_path), "train", image_size=4)
+    test = load_split(str(tmp_path), "test", image_size=4)
+    assert test.classes == train.classes == ["a", "b", "c"]
+    by_value = dict(zip(test.images[:, 0, 0, 0].tolist(), test.labels.tolist()))
+    assert by_value == {12: 0, 32: 2, 33: 2}
+    _write_solid(tmp_path / "val", "zebra", [40])
+    with pytest.raises(ValueError, match="zebra"):
+        load_split(str(tmp_path), "test", image_size=4)

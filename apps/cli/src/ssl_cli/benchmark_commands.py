@@ -358,6 +358,25 @@ def detection(
     ), out)
 
 
+@benchmark_app.command("detectron2")
+def detectron2(
+    checkpoint: Path = CHECKPOINT,
+    recipe: str = typer.Option("voc07_r50_c4", "--recipe", help="A VISSL detection recipe (see the README table)."),
+    out: Path = typer.Option(..., "--out", help="Folder for model_final.pkl, config.yaml, detectron2/ and results.json."),
+    prepare_only: bool = typer.Option(False, "--prepare-only", help="Write the weights and config, do not run."),
+) -> None:
+    """Detection transfer through detectron2 (VISSL's recipes): converts the trunk, writes the config,
+    trains and evaluates where detectron2 is installed (it is not on PyPI)."""
+    from ssl_cli.bench_detectron2 import run_detectron2_benchmark
+
+    import ssl_eval
+
+    results = run_detectron2_benchmark(checkpoint, recipe, out, prepare_only=prepare_only)
+    typer.echo(f"wrote {results['files']['weights']} and {results['files']['config']}")
+    if not prepare_only:
+        typer.echo(f"wrote {ssl_eval.write_results(out, {'benchmark': 'detectron2', **results})}")
+
+
 @benchmark_app.command("virb-image")
 def virb_image(
     checkpoint: Path = CHECKPOINT,

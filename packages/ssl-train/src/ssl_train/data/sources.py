@@ -116,8 +116,10 @@ def load_split(
         split: ``"train"`` or ``"test"``.
         image_size: side S of the returned square images.
         limit: keep at most this many images (class-balanced, seeded); 0 keeps all.
-        val_fraction: held-out fraction for a single folder tree.
-        seed: seed of subsampling and of the held-out split.
+        val_fraction: held-out fraction for a single folder tree. The held-out part is the same
+            for every ``seed`` (a property of the data), so a train split and a test split never
+            share an image whatever seeds they were loaded with.
+        seed: seed of the ``limit`` subsampling.
         num_workers: decoding workers for folders.
 
     Returns:
@@ -145,10 +147,12 @@ def load_split(
         split_dir = _folder_split_dirs(root, split)
         if split_dir is not None:
             images, labels, classes = _decode_folder(split_dir, image_size, num_workers)
+            if split == "test" and (root / "train").is_dir():
+                labels, classes = _to_train_classes(labels, classes, root / "train", split_dir)
             name = str(split_dir)
         else:
             images, labels, classes = _decode_folder(root, image_size, num_workers)
-            held_out = _held_out_mask(labels, val_fraction, seed)
+            held_out = _held_out_mask(labels, val_fraction)
             keep = held_out if split == "test" else ~held_out
             images, labels = images[keep], labels[keep]
             name = f"{root} ({split}: {'held-out' if split == 'test' else 'remaining'} {val_fraction:.0%} split)"
@@ -157,10 +161,25 @@ def load_split(
     return ImageSplit(images[chosen], labels[chosen].long(), classes, name)
 
 
-def _held_out_mask(labels: torch.Tensor, fraction: float, seed: int) -> torch.Tensor:
+def _to_train_classes(labels: torch.Tensor, classes: list[str], train_dir: Path, split_dir: Path) -> tuple[torch.Tensor, list[str]]:
+    """Renumber a test split's labels by the train split's class folders (ImageFolder numbers each
+    folder tree on its own, so a class missing from ``val/`` would shift every later label)."""
+    reference = sorted(entry.name for entry in train_dir.iterdir() if entry.is_dir())
+    unknown = [c for c in classes if c not in reference]
+    if unknown:
+        raise ValueError(f"class folder(s) {', '.join(unknown)} of {split_dir} have no folder in {train_dir}")
+    remap = torch.tensor([reference.index(c) for c in classes], dtype=torch.long)
+    return remap[labels], reference
+
+
+#: seed of the held-out part of a single folder tree: fixed, so train and test never overlap
+_HELD_OUT_SEED = 7919
+
+
+def _held_out_mask(labels: torch.Tensor, fraction: float) -> torch.Tensor:
     if not 0.0 < fraction < 1.0:
         raise ValueError(f"data.val_fraction must be in (0, 1), got {fraction}")
-    gen = torch.Generator().manual_seed(seed + 7919)
+    gen = torch.Generator().manual_seed(_HELD_OUT_SEED)
     mask = torch.zeros(labels.numel(), dtype=torch.bool)
     for c in labels.unique():
         idx = torch.nonzero(labels == c).flatten()
