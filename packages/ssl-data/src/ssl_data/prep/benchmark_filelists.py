@@ -84,32 +84,81 @@ def voc_filelist(input_path: Path, output_dir: Path) -> dict[str, Any]:
     return out
 
 
+def _coco_field(entry: Any, key: str, where: str, ann_file: Path) -> Any:
+    """``entry[key]`` (an int for the id fields), else ValueError naming the file, the entry and the field."""
+    if not isinstance(entry, dict) or key not in entry:
+        raise ValueError(f"{ann_file}: {where} has no {key!r} field")
+    value = entry[key]
+    if key != "file_name" and (isinstance(value, bool) or not isinstance(value, int)):
+        raise ValueError(f"{ann_file}: {where} field {key!r} must be an integer id, got {value!r}")
+    return value
+
+
+def _coco_split(ann_file: Path, img_dir: Path) -> tuple[list[Path], np.ndarray]:
+    """Image paths and int64 [N, C] multi-hot labels of one COCO instances file, with every
+    malformed case one ValueError naming the file and the offending id / field (FileNotFoundError
+    naming the image id for a listed image missing from ``img_dir``)."""
+    try:
+        data = json.loads(ann_file.read_text())
+    except (ValueError, UnicodeDecodeError) as e:
+        raise ValueError(f"{ann_file} is not valid JSON ({e})") from None
+    if not isinstance(data, dict):
+        raise ValueError(f"{ann_file} is not a COCO instances file (top level is not a JSON object)")
+    for key in ("images", "annotations", "categories"):
+        if key not in data:
+            raise ValueError(f"{ann_file} is not a COCO instances file (missing key {key!r})")
+        if not isinstance(data[key], list):
+            raise ValueError(f"{ann_file}: {key!r} must be a list, got {type(data[key]).__name__}")
+    cats = sorted({_coco_field(c, "id", f"categories[{i}]", ann_file) for i, c in enumerate(data["categories"])})
+    cat_index = {c: i for i, c in enumerate(cats)}
+    by_id: dict[Any, str] = {}
+    for i, im in enumerate(data["images"]):
+        image_id = _coco_field(im, "id", f"images[{i}]", ann_file)
+        name = _coco_field(im, "file_name", f"images[{i}] (id {image_id!r})", ann_file)
+        if image_id in by_id:
+            raise ValueError(f"{ann_file}: image id {image_id!r} is listed twice (images[{i}])")
+        by_id[image_id] = name
+    if not by_id:
+        raise ValueError(f"{ann_file}: 'images' is empty")
+    ids = sorted(by_id)
+    row = {image_id: r for r, image_id in enumerate(ids)}
+    labels = np.zeros((len(ids), len(cats)), dtype=np.int64)
+    for i, a in enumerate(data["annotations"]):
+        image_id = _coco_field(a, "image_id", f"annotations[{i}]", ann_file)
+        cat_id = _coco_field(a, "category_id", f"annotations[{i}]", ann_file)
+        if image_id not in row:
+            raise ValueError(f"{ann_file}: annotations[{i}] refers to unknown image_id {image_id!r} (not in 'images')")
+        if cat_id not in cat_index:
+            raise ValueError(
+                f"{ann_file}: annotations[{i}] refers to unknown category_id {cat_id!r} (not in 'categories')"
+            )
+        labels[row[image_id], cat_index[cat_id]] = 1
+    paths = [img_dir / str(by_id[image_id]) for image_id in ids]
+    for image_id, path in zip(ids, paths):
+        if not path.is_file():
+            raise FileNotFoundError(f"{ann_file}: image id {image_id!r} is listed but its file is missing: {path}")
+    return paths, labels
+
+
 def coco_filelist(input_path: Path, output_dir: Path, year: str | None = None) -> dict[str, Any]:
     """Preparer ``coco``: ``IN/annotations/instances_{train,val}{year}.json`` + ``IN/{train,val}{year}/``
     -> ``OUT/{train,val}_images.npy`` and ``{split}_labels.npy`` int64 [N, 80] multi-hot (category
     ids mapped to 0..79 in increasing id order). ``year`` defaults to 2014, else 2017 if present.
 
     Same convention as :func:`voc_filelist` (VISSL's): 1 present (any annotation of the category,
-    crowd ones included), 0 absent; COCO has no "difficult" flag, so no -1 is written."""
+    crowd ones included), 0 absent; COCO has no "difficult" flag, so no -1 is written.
+
+    Both splits are read and checked before anything is written: JSON that does not parse, a
+    missing ``images`` / ``annotations`` / ``categories`` key or entry field, an annotation whose
+    ``image_id`` or ``category_id`` is not listed raise one ValueError naming the file and the id
+    or field; a listed image missing on disk raises FileNotFoundError naming its id and path."""
     root = require_dir(Path(input_path), "COCO folder")
     ann_dir = require_dir(root / "annotations", "COCO annotations folder")
     if year is None:
         year = "2014" if (ann_dir / "instances_train2014.json").is_file() else "2017"
-    out: dict[str, Any] = {}
+    splits: dict[str, tuple[list[Path], np.ndarray]] = {}
     for split in ("train", "val"):
         ann_file = require_file(ann_dir / f"instances_{split}{year}.json", "COCO annotation file")
-        try:
-            data = json.loads(ann_file.read_text())
-            cats = sorted(c["id"] for c in data["categories"])
-            images = sorted(data["images"], key=lambda im: im["id"])
-            anns = data["annotations"]
-        except (ValueError, KeyError, TypeError) as e:
-            raise ValueError(f"{ann_file} is not a COCO instances file ({e})") from None
-        cat_index = {c: i for i, c in enumerate(cats)}
-        row = {im["id"]: r for r, im in enumerate(images)}
-        labels = np.zeros((len(images), len(cats)), dtype=np.int64)
-        for a in anns:
-            labels[row[a["image_id"]], cat_index[a["category_id"]]] = 1
         img_dir = require_dir(root / f"{split}{year}", "COCO image folder")
-        out[split] = write_filelist(Path(output_dir), split, [img_dir / im["file_name"] for im in images], labels)
-    return out
+        splits[split] = _coco_split(ann_file, img_dir)
+    return {split: write_filelist(Path(output_dir), split, paths, labels) for split, (paths, labels) in splits.items()}
