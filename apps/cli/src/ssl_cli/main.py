@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
-from typing import List, Optional
+from typing import Any, List, Optional
 
 import typer
 
 from ssl_cli.benchmark_commands import benchmark_app, extract
 from ssl_cli.data_commands import data_app
-from ssl_cli.errors import EXPECTED_ERRORS, fail
+from ssl_cli.errors import EXPECTED_ERRORS, UsageError, fail
 
 __all__ = ["app", "main"]
 
@@ -106,14 +107,41 @@ def convert(
     fold_bn: bool = typer.Option(False, "--fold-bn", help="Caffe2 inputs: fold batch norm into an affine."),
     tolerance: float = typer.Option(1e-4, "--tolerance", help="Largest output difference --verify accepts."),
     unsafe_load: bool = typer.Option(False, "--unsafe-load", help="Allow pickle loading (trusted files only)."),
+    classy_heads: bool = typer.Option(False, "--classy-heads", help="--to classy: also write the first mlp head (VISSL --include_heads)."),
+    num_heads: Optional[int] = typer.Option(None, "--num-heads", help="ViT attention heads, where the file does not record them (default: 64-wide heads)."),
 ) -> None:
     """Convert a checkpoint between formats, reporting every key that was not carried over."""
+    if num_heads is not None and num_heads < 1:
+        raise UsageError(f"--num-heads must be at least 1, got {num_heads}")
+    if classy_heads and to != "classy":
+        raise UsageError(f"--classy-heads needs --to classy, got --to {to}")
     import ssl_convert
 
-    report = ssl_convert.convert(
-        src, dst, to=to, from_=from_, verify=verify, allow_unsafe_load=unsafe_load, arch=arch,
-        branch=branch, bgr_to_rgb=bgr_to_rgb, fold_bn=fold_bn, tolerance=tolerance,
-    )
+    options: dict[str, Any] = dict(
+        to=to, from_=from_, verify=verify, allow_unsafe_load=unsafe_load, arch=arch, branch=branch,
+        bgr_to_rgb=bgr_to_rgb, fold_bn=fold_bn, classy_heads=classy_heads, tolerance=tolerance,
+    )  # fmt: skip
+    if num_heads is None:
+        typer.echo(str(ssl_convert.convert(src, dst, **options)))
+        return
+    if to == "detectron2":
+        raise UsageError("--num-heads is for ViTs; detectron2 output holds ResNe(X)ts only")
+    if dst.is_dir():
+        raise UsageError(f"output path is a directory: {dst}")
+    # The library uses num_heads only where it decides the ViT's shape; convert into a sibling
+    # temp file and keep it only when the trunk really got the given head count.
+    part = dst.with_name(f".{dst.stem}.part{os.getpid()}{dst.suffix}")
+    try:
+        report = ssl_convert.convert(src, part, arch_kwargs={"num_heads": num_heads}, **options)
+        if report.trunk_kwargs.get("num_heads") != num_heads:
+            raise UsageError(
+                f"--num-heads {num_heads} does not apply to {src}: its trunk is {report.trunk_name} "
+                f"{report.trunk_kwargs} (--num-heads sets a ViT's head count where the file does not record it)"
+            )
+        os.replace(part, dst)
+    finally:
+        part.unlink(missing_ok=True)
+    report.out_path = dst
     typer.echo(str(report))
 
 
