@@ -53,3 +53,12 @@ def test_unknown_recipe_is_one_line(tmp_path, checkpoint):
     assert result.returncode == 2 and result.stderr.strip().splitlines() == [result.stderr.strip()]
     assert "unknown detectron2 recipe 'nope'" in result.stderr
     assert not (tmp_path / "x").exists()
+
+
+def test_a_file_that_is_not_a_checkpoint_leaves_no_folder(tmp_path):
+    bad = tmp_path / "notes.pt"
+    bad.write_text("just some text\n")
+    result = run_ssl("benchmark", "detectron2", "-c", str(bad), "--out", str(tmp_path / "d2"), "--prepare-only")
+    assert result.returncode == 2 and len(result.stderr.strip().splitlines()) == 1
+    assert result.stderr.startswith("ssl: error:")
+    assert not (tmp_path / "d2").exists()

@@ -30,9 +30,15 @@ def prepare_detectron2(checkpoint: Path, recipe: str, out: Path) -> tuple[Path, 
         raise UsageError(f"unknown detectron2 recipe {recipe!r}; choose one of {', '.join(sorted(DETECTRON2_RECIPES))}")
     if not checkpoint.is_file():
         raise FileNotFoundError(f"checkpoint not found: {checkpoint}")
+    created = not out.exists()
     out.mkdir(parents=True, exist_ok=True)
     weights = out / "model_final.pkl"
-    convert(checkpoint, weights, to="detectron2")
+    try:
+        convert(checkpoint, weights, to="detectron2")
+    except BaseException:
+        if created:  # a checkpoint that does not convert leaves no empty run folder behind
+            out.rmdir()
+        raise
     config = write_detectron2_config(recipe, out / "config.yaml", weights=weights.resolve(), output_dir=(out / "detectron2").resolve())
     return weights, config
 

@@ -352,7 +352,7 @@ def _class_folders(data: str, size: int, limit: int, seed: int, counting: bool) 
     import ssl_train
 
     train = ssl_train.load_split(data, "train", size, limit=limit, seed=seed)
-    test = ssl_train.load_split(data, "test", size, seed=seed)  # same seed: the same held-out part
+    test = ssl_train.load_split(data, "test", size)  # the held-out part does not depend on the seed
     names = sorted(set(train.classes) | set(test.classes))
     if counting:
         bad = [n for n in names if not n.isdigit()]
