@@ -26,7 +26,7 @@ TRAIN_PER_CLASS, TEST_PER_CLASS, NUM_CLASSES = 8, 4, 3
 @pytest.fixture(scope="module")
 def files(tmp_path_factory):
     """Checkpoints and every dataset layout, written once for the module."""
-    from ssl_eval.robustness import ood_class_indices, ood_wnids
+    from ssl_evaluation.robustness import ood_class_indices, ood_wnids
 
     root = tmp_path_factory.mktemp("bench")
     wnids = ood_wnids("imagenet-r")[:2]

@@ -98,13 +98,13 @@ def test_recipes_and_env_commands():
 
 def test_extract_then_reload_and_clustering_suite(run_dir, tmp_path):
     import numpy as np
-    import ssl_eval
+    import ssl_evaluation
 
     ckpt = str(run_dir / "checkpoints" / "final.pt")
     proc = run_ssl("extract", "--checkpoint", ckpt, "--data", "digits", "--out", str(tmp_path / "f"), "--layers", "res4,res5avg")
     assert proc.returncode == 0, proc.stderr
-    test = ssl_eval.load_features(tmp_path / "f", "test", "res5avg")
-    res4 = ssl_eval.load_features(tmp_path / "f", "train", "res4")
+    test = ssl_evaluation.load_features(tmp_path / "f", "test", "res5avg")
+    res4 = ssl_evaluation.load_features(tmp_path / "f", "train", "res4")
     assert test["features"].shape[1] == 512 and np.array_equal(test["inds"], np.arange(len(test["inds"])))
     assert res4["features"].ndim == 2 and len(res4["targets"]) > len(test["targets"])
     proc = run_ssl("extract", "--checkpoint", ckpt, "--data", "digits", "--out", str(tmp_path / "g"), "--layers", "res9")

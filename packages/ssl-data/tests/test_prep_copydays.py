@@ -90,7 +90,7 @@ def test_official_layout_to_vissl_layout(tmp_path) -> None:
 
 
 def test_output_is_what_ssl_eval_reads(tmp_path) -> None:
-    retrieval = pytest.importorskip("ssl_eval.retrieval")
+    retrieval = pytest.importorskip("ssl_evaluation.retrieval")
     torch = pytest.importorskip("torch")
     expected = official_copydays(tmp_path / "in")
     data = Path(prepare("copydays", tmp_path / "in", tmp_path / "out")["data_dir"])

@@ -1,4 +1,4 @@
-"""Benchmark: Faster R-CNN R50-FPN built from a trunk with ssl_eval.detection vs torchvision's own
+"""Benchmark: Faster R-CNN R50-FPN built from a trunk with ssl_evaluation.detection vs torchvision's own
 ``fasterrcnn_resnet50_fpn`` (the baseline, same architecture), training and inference on CPU.
 
     python packages/ssl-eval/benchmarks/detection_transfer.py [--size 320] [--iters 3] [--threads 2]
@@ -17,7 +17,7 @@ import torch
 from torchvision.models import resnet50
 from torchvision.models.detection import fasterrcnn_resnet50_fpn
 
-from ssl_eval.detection import build_detector, trunk_backbone
+from ssl_evaluation.detection import build_detector, trunk_backbone
 
 
 def batch(size: int, gen: torch.Generator) -> tuple[list[torch.Tensor], list[dict[str, torch.Tensor]]]:

@@ -26,9 +26,9 @@ import torch
 import torch.nn.functional as F
 from torch.optim import lr_scheduler
 
-from ssl_eval import knn_classify, linear_probe
-from ssl_eval.linear_grid import linear_grid_search, virb_grid
-from ssl_eval.linear_heads import HeadConfig
+from ssl_evaluation import knn_classify, linear_probe
+from ssl_evaluation.linear_grid import linear_grid_search, virb_grid
+from ssl_evaluation.linear_heads import HeadConfig
 
 FASHION = Path("/usr/share/datasets/fashion-mnist")
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from ssl_eval.average_precision import mean_average_precision, voc_average_precision
+from ssl_evaluation.average_precision import mean_average_precision, voc_average_precision
 
 
 def brute_force_ap(scores, targets) -> float:

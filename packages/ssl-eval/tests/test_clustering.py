@@ -9,7 +9,7 @@ import pytest
 import torch
 from sklearn.metrics import adjusted_rand_score, normalized_mutual_info_score
 
-from ssl_eval.clustering import cluster_features, clustering_scores
+from ssl_evaluation.clustering import cluster_features, clustering_scores
 
 
 def test_scores_match_sklearn() -> None:

@@ -13,7 +13,7 @@ from torch import nn
 from torch.utils.data import DataLoader
 from torchvision.models import resnet18
 
-from ssl_eval.detection import (
+from ssl_evaluation.detection import (
     DETECTRON2_RECIPES,
     COCODetection,
     Detectron2Unavailable,

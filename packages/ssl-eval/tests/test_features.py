@@ -15,8 +15,8 @@ from torch import nn
 from torch.utils.data import DataLoader, Dataset
 from torch.utils.data.distributed import DistributedSampler
 
-from ssl_eval import extract_features
-from ssl_eval.feature_store import extract_to_disk, load_features
+from ssl_evaluation import extract_features
+from ssl_evaluation.feature_store import extract_to_disk, load_features
 
 
 class Indexed(Dataset):

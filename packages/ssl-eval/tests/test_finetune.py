@@ -9,9 +9,9 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
-from ssl_eval.finetune import finetune
-from ssl_eval.low_shot_transfer import LOW_SHOT_TASKS, data_limit_indices, low_shot_transfer
-from ssl_eval.semi_supervised import class_balanced_subset, semi_supervised_finetune
+from ssl_evaluation.finetune import finetune
+from ssl_evaluation.low_shot_transfer import LOW_SHOT_TASKS, data_limit_indices, low_shot_transfer
+from ssl_evaluation.semi_supervised import class_balanced_subset, semi_supervised_finetune
 
 
 def bands(n: int, seed: int) -> TensorDataset:
@@ -133,14 +133,14 @@ def test_low_shot_transfer_end_to_end_and_task_table():
 
 
 def test_part_b_names_are_exported_from_the_package():
-    import ssl_eval
+    import ssl_evaluation
 
     for name in ("finetune", "low_shot_transfer", "evaluate_ood", "build_detector", "evaluate_revisited", "retrieval"):
-        assert name in ssl_eval.__all__
-        assert getattr(ssl_eval, name) is not None
-    from ssl_eval import finetune as fn
-    from ssl_eval.detection import build_detector
+        assert name in ssl_evaluation.__all__
+        assert getattr(ssl_evaluation, name) is not None
+    from ssl_evaluation import finetune as fn
+    from ssl_evaluation.detection import build_detector
 
-    assert callable(fn) and ssl_eval.build_detector is build_detector
+    assert callable(fn) and ssl_evaluation.build_detector is build_detector
     with pytest.raises(AttributeError, match="no_such_name"):
-        ssl_eval.no_such_name  # noqa: B018
+        ssl_evaluation.no_such_name  # noqa: B018

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from ssl_eval import knn_classify, knn_classify_multi_k
+from ssl_evaluation import knn_classify, knn_classify_multi_k
 
 
 def numpy_weighted_knn(train_x, train_y, test_x, test_y, k, temperature, num_classes):

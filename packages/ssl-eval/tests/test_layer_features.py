@@ -12,8 +12,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ssl_eval.feature_store import extract_to_disk, load_features, sample_features
-from ssl_eval.layer_features import extract_layer_features, layer_forward
+from ssl_evaluation.feature_store import extract_to_disk, load_features, sample_features
+from ssl_evaluation.layer_features import extract_layer_features, layer_forward
 
 _spec = importlib.util.spec_from_file_location("tiny_trunk", Path(__file__).with_name("tiny_trunk.py"))
 tiny_trunk = importlib.util.module_from_spec(_spec)

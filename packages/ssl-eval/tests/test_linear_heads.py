@@ -10,9 +10,9 @@ import torch
 import torch.nn.functional as F
 from torch.optim import lr_scheduler
 
-from ssl_eval import HeadConfig, train_linear_heads
-from ssl_eval.linear_grid import linear_grid_search, virb_grid
-from ssl_eval.linear_heads import head_schedule
+from ssl_evaluation import HeadConfig, train_linear_heads
+from ssl_evaluation.linear_grid import linear_grid_search, virb_grid
+from ssl_evaluation.linear_heads import head_schedule
 
 EPOCHS, BATCH, SEED = 4, 16, 3
 

@@ -7,7 +7,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ssl_eval.multi_layer_probe import multi_layer_linear_eval
+from ssl_evaluation.multi_layer_probe import multi_layer_linear_eval
 
 
 def _data(seed: int):

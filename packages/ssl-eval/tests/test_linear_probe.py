@@ -7,7 +7,7 @@ import pytest
 import torch
 from sklearn.linear_model import LogisticRegression
 
-from ssl_eval import linear_probe
+from ssl_evaluation import linear_probe
 
 
 def _blobs(seed: int, n: int, dim: int, classes: int, spread: float):

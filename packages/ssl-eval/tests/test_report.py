@@ -9,7 +9,7 @@ import matplotlib.image
 import pytest
 import torch
 
-from ssl_eval import write_report, write_results
+from ssl_evaluation import write_report, write_results
 
 RESULTS = {
     "recipe": "simclr",

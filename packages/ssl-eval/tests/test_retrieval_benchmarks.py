@@ -11,7 +11,7 @@ import torch.nn.functional as F
 from PIL import Image
 from scipy.io import savemat
 
-from ssl_eval.retrieval import (
+from ssl_evaluation.retrieval import (
     evaluate_copydays,
     evaluate_instre,
     evaluate_revisited,

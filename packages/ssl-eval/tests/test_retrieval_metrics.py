@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from ssl_eval.retrieval import mean_average_precision, rank_database, revisited_metrics
+from ssl_evaluation.retrieval import mean_average_precision, rank_database, revisited_metrics
 
 
 def reference_ap_and_pk(ranking, ok, junk, ks):

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from ssl_eval.retrieval import PCAWhitening, gem_pool, rmac_pool, rmac_regions
+from ssl_evaluation.retrieval import PCAWhitening, gem_pool, rmac_pool, rmac_regions
 
 
 def test_gem_matches_numpy_definition():

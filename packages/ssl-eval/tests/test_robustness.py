@@ -7,7 +7,7 @@ import pytest
 import torch
 from PIL import Image
 
-from ssl_eval.robustness import evaluate_ood, mask_logits, ood_class_indices, ood_wnids
+from ssl_evaluation.robustness import evaluate_ood, mask_logits, ood_class_indices, ood_wnids
 
 # The published 1k indices (Hendrycks et al.'s evaluation code), typed from that source: an
 # independent check of the wnid lists in the data file.

@@ -8,8 +8,8 @@ from sklearn.metrics import average_precision_score
 from sklearn.model_selection import StratifiedKFold
 from sklearn.svm import LinearSVC
 
-from ssl_eval.average_precision import voc_average_precision
-from ssl_eval.svm import svm_costs, voc07_svm
+from ssl_evaluation.average_precision import voc_average_precision
+from ssl_evaluation.svm import svm_costs, voc07_svm
 
 
 def _multilabel(seed: int, n: int, classes: int = 3, dim: int = 10):

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 from sklearn.svm import LinearSVC
 
-from ssl_eval.average_precision import voc_average_precision
-from ssl_eval.low_shot import low_shot_samples, low_shot_svm
+from ssl_evaluation.average_precision import voc_average_precision
+from ssl_evaluation.low_shot import low_shot_samples, low_shot_svm
 
 
 def _data(seed: int, n: int):

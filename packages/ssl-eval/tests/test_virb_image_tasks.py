@@ -8,8 +8,8 @@ import torch
 from sklearn.linear_model import LinearRegression, LogisticRegression, Ridge
 from sklearn.metrics import mean_absolute_error, mean_squared_error, r2_score
 
-from ssl_eval import HeadConfig
-from ssl_eval.virb import image_task, motion_bins, pair_features
+from ssl_evaluation import HeadConfig
+from ssl_evaluation.virb import image_task, motion_bins, pair_features
 
 
 def blobs(n: int, classes: int, dim: int, seed: int, spread: float = 3.0):

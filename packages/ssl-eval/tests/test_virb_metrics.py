@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from ssl_eval.virb import DepthMeter, SegmentationMeter, depth_metrics, mean_iou
+from ssl_evaluation.virb import DepthMeter, SegmentationMeter, depth_metrics, mean_iou
 
 
 def test_miou_hand_case_with_ignored_pixel_and_absent_class():

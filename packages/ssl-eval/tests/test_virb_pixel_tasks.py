@@ -15,7 +15,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from ssl_eval.virb import (
+from ssl_evaluation.virb import (
     PixelDecoder,
     depth_task,
     encode_maps,

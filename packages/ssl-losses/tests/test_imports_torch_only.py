@@ -27,7 +27,7 @@ def test_import_adds_only_stdlib_beyond_torch() -> None:
     extra = added - set(sys.stdlib_module_names) - {"ssl_losses"}
     assert not extra, f"import ssl_losses pulled in third-party modules: {sorted(extra)}"
     everything = added | set(found["torch"])
-    for forbidden in ("ssl_models", "ssl_data", "ssl_eval", "ssl_train", "ssl_convert",
+    for forbidden in ("ssl_models", "ssl_data", "ssl_evaluation", "ssl_train", "ssl_convert",
                       "torchvision", "timm", "sklearn", "faiss", "torchmetrics", "omegaconf"):
         assert forbidden not in everything, forbidden
 

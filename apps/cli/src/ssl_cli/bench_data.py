@@ -205,12 +205,12 @@ def load_train_test(
 def layer_features(trunk: torch.nn.Module, split: LabelledImages, batch_size: int, layer: str) -> torch.Tensor:
     """Features ``[N, D]`` of ``split`` (dataset order): the trunk's pooled output for
     ``res5avg``, else the named layer globally average-pooled."""
-    import ssl_eval
+    import ssl_evaluation
 
     batches = ImageBatches.of(split, batch_size)
     if layer == "res5avg":
-        return ssl_eval.extract_features(trunk, batches)[0]
-    return ssl_eval.extract_layer_features(trunk, batches, [layer]).features[layer]
+        return ssl_evaluation.extract_features(trunk, batches)[0]
+    return ssl_evaluation.extract_layer_features(trunk, batches, [layer]).features[layer]
 
 
 def data_summary(data: str, size: int, *splits: tuple[str, LabelledImages]) -> dict[str, Any]:

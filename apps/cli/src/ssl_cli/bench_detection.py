@@ -20,7 +20,7 @@ _DEFAULT_SPLITS = {"voc": ("trainval", "test"), "coco": ("train2017", "val2017")
 
 def _datasets(root: Path, fmt: str, train_split: str, test_split: str, masks: bool) -> tuple[Any, Any, int, dict[str, Any]]:
     """Train and test datasets, classes including background, and what was read (for results.json)."""
-    from ssl_eval import detection
+    from ssl_evaluation import detection
 
     if fmt == "auto":
         fmt = "voc" if (root / "Annotations").is_dir() else "coco" if (root / "annotations").is_dir() else ""
@@ -72,7 +72,7 @@ def run_detection(
     C4-style single map with ``fpn=False``) for ``max_iters`` SGD iterations (detectron2's
     WarmupMultiStepLR), then COCO-style AP / AP50 / AP75 on the test split (VOC "difficult"
     objects ignored)."""
-    from ssl_eval import detection
+    from ssl_evaluation import detection
 
     if kind not in ("faster_rcnn", "mask_rcnn"):
         raise UsageError(f"--kind must be faster_rcnn or mask_rcnn, got {kind!r}")

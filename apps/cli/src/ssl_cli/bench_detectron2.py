@@ -24,7 +24,7 @@ def prepare_detectron2(checkpoint: Path, recipe: str, out: Path) -> tuple[Path, 
     """Write OUT/model_final.pkl (the trunk, detectron2 layout) and OUT/config.yaml (the recipe
     with MODEL.WEIGHTS and OUTPUT_DIR filled in). Returns (weights, config)."""
     from ssl_convert import convert
-    from ssl_eval.detection import DETECTRON2_RECIPES, write_detectron2_config
+    from ssl_evaluation.detection import DETECTRON2_RECIPES, write_detectron2_config
 
     if recipe not in DETECTRON2_RECIPES:
         raise UsageError(f"unknown detectron2 recipe {recipe!r}; choose one of {', '.join(sorted(DETECTRON2_RECIPES))}")
@@ -47,7 +47,7 @@ def run_detectron2_benchmark(checkpoint: Path, recipe: str, out: Path, *, prepar
     """Prepare the weights and config, then train and evaluate with detectron2 unless
     ``prepare_only``. Raises :class:`Detectron2Missing` (one line naming the written files) when
     detectron2 is not installed and a run was asked for."""
-    from ssl_eval.detection import DETECTRON2_RECIPES, detectron2_available, run_detectron2
+    from ssl_evaluation.detection import DETECTRON2_RECIPES, detectron2_available, run_detectron2
 
     weights, config = prepare_detectron2(checkpoint, recipe, out)
     results: dict[str, Any] = {

@@ -76,7 +76,7 @@ def _loaders(train: LabelledImages, test: LabelledImages, batch_size: int, seed:
     return train_loader, DataLoader(NormalizedImages(test), batch_size=batch_size)
 
 
-# fit(trunk, train split, train loader, test loader, num_classes) -> ssl_eval.FinetuneResult
+# fit(trunk, train split, train loader, test loader, num_classes) -> ssl_evaluation.FinetuneResult
 Fit = Callable[[torch.nn.Module, LabelledImages, DataLoader, DataLoader, int], Any]
 
 
@@ -109,11 +109,11 @@ def run_finetune(
     """Full fine-tuning (VISSL's fulltune): every trunk weight and a new linear head train with SGD;
     top-1/top-5 on the test split. ``save`` writes the fine-tuned classifier as a checkpoint
     (usable by ``ssl benchmark robustness`` when it has 1000 classes)."""
-    import ssl_eval
+    import ssl_evaluation
 
     kwargs = _finetune_kwargs(epochs, lr, head_lr, weight_decay, schedule, milestones)
     return _run("finetune", checkpoint, data, image_size, limit, batch_size, seed, save,
-                lambda trunk, _, train_loader, test_loader, classes: ssl_eval.finetune(
+                lambda trunk, _, train_loader, test_loader, classes: ssl_evaluation.finetune(
                     trunk, train_loader, test_loader, classes, **kwargs))
 
 
@@ -135,11 +135,11 @@ def run_semi_supervised(
 ) -> dict[str, Any]:
     """Semi-supervised evaluation: fine-tune on a seeded class-balanced ``fraction`` of the train
     labels (1 % or 10 %, SimCLR's subsets), top-1/top-5 on the full test split."""
-    import ssl_eval
+    import ssl_evaluation
 
     kwargs = _finetune_kwargs(epochs, lr, head_lr, weight_decay, schedule, milestones)
     return _run("semi-supervised", checkpoint, data, image_size, 0, batch_size, seed, save,
-                lambda trunk, train, _, test_loader, classes: ssl_eval.semi_supervised_finetune(
+                lambda trunk, train, _, test_loader, classes: ssl_evaluation.semi_supervised_finetune(
                     trunk, NormalizedImages(train), train.targets, test_loader, classes, fraction=fraction,
                     seed=seed, batch_size=batch_size, **kwargs))
 
@@ -165,10 +165,10 @@ def run_low_shot_transfer(
     """VTAB-style low-shot transfer: fine-tune on ``data_limit`` train images (VISSL's DATA_LIMIT,
     -1 = all; ``balanced`` = DATA_LIMIT_SAMPLING.IS_BALANCED). ``task`` (one of the 16 VTAB task
     names) checks the class count and is recorded."""
-    import ssl_eval
+    import ssl_evaluation
 
     kwargs = _finetune_kwargs(epochs, lr, head_lr, weight_decay, schedule, milestones)
     return _run("low-shot-transfer", checkpoint, data, image_size, 0, batch_size, seed, save,
-                lambda trunk, train, _, test_loader, classes: ssl_eval.low_shot_transfer(
+                lambda trunk, train, _, test_loader, classes: ssl_evaluation.low_shot_transfer(
                     trunk, NormalizedImages(train), train.targets, test_loader, classes, data_limit=data_limit,
                     seed=seed, balanced=balanced, batch_size=batch_size, task=task or None, **kwargs))

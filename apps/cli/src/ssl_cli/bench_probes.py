@@ -100,7 +100,7 @@ def run_multi_layer_linear(
     ``pooling``: ``vissl`` = VISSL's ResNet-50 224 px avg-pool preset (about 9k dims per layer),
     ``global`` = global average pooling, ``auto`` = ``vissl`` for images of 224 px and more.
     """
-    import ssl_eval
+    import ssl_evaluation
 
     if pooling not in ("auto", "vissl", "global"):
         raise UsageError(f"--pooling must be auto, vissl or global, got {pooling!r}")
@@ -109,7 +109,7 @@ def run_multi_layer_linear(
     trunk, size, train, test = load_train_test(checkpoint, data, image_size, limit)
     _class_targets("multi-layer linear eval", train, test)
     use_vissl = pooling == "vissl" or (pooling == "auto" and size >= 224)
-    preset = ssl_eval.VISSL_RESNET50_POOLING if use_vissl else {}
+    preset = ssl_evaluation.VISSL_RESNET50_POOLING if use_vissl else {}
     known = trunk.feature_names()
     missing = [n for n in names if n not in known]
     if missing:
@@ -118,10 +118,10 @@ def run_multi_layer_linear(
         maps = trunk.forward_features(torch.zeros(1, 3, size, size), names)
     channels = {n: int(maps[n].shape[1]) for n in names}
     t0 = time.perf_counter()
-    tr = ssl_eval.extract_layer_features(trunk, ImageBatches.of(train, batch_size), names, pooling=preset)
-    te = ssl_eval.extract_layer_features(trunk, ImageBatches.of(test, batch_size), names, pooling=preset)
+    tr = ssl_evaluation.extract_layer_features(trunk, ImageBatches.of(train, batch_size), names, pooling=preset)
+    te = ssl_evaluation.extract_layer_features(trunk, ImageBatches.of(test, batch_size), names, pooling=preset)
     extract_seconds = round(time.perf_counter() - t0, 1)
-    scores = ssl_eval.multi_layer_linear_eval(
+    scores = ssl_evaluation.multi_layer_linear_eval(
         tr.features, tr.labels, te.features, te.labels, channels=channels, epochs=epochs, lr=lr,
         milestones=steps, weight_decay=weight_decay, batch_size=linear_batch_size,
     )
@@ -154,14 +154,14 @@ def run_virb_grid(
     """ViRB's linear evaluation: encode train and test once, train the whole hyper-parameter grid
     (adam/sgd x learning rates x StepLR/OneCycle/Poly) in one batched pass, report the config
     that is best on a held-out ``val_fraction`` of train."""
-    import ssl_eval
+    import ssl_evaluation
 
     trunk, size, train, test = load_train_test(checkpoint, data, image_size, limit)
     _class_targets("the ViRB grid", train, test)
-    train_x, train_y = ssl_eval.extract_features(trunk, ImageBatches.of(train, batch_size))
-    test_x, test_y = ssl_eval.extract_features(trunk, ImageBatches.of(test, batch_size))
-    grid = ssl_eval.virb_grid(epochs=epochs)
-    res = ssl_eval.linear_grid_search(
+    train_x, train_y = ssl_evaluation.extract_features(trunk, ImageBatches.of(train, batch_size))
+    test_x, test_y = ssl_evaluation.extract_features(trunk, ImageBatches.of(test, batch_size))
+    grid = ssl_evaluation.virb_grid(epochs=epochs)
+    res = ssl_evaluation.linear_grid_search(
         train_x, train_y, test_x, test_y, grid, epochs=epochs, batch_size=linear_batch_size,
         val_fraction=val_fraction,
     )

@@ -55,7 +55,7 @@ def run_retrieval(
     """VISSL's IMG_RETRIEVAL: describe every image by pooling the trunk's ``layer`` map (GeM p 4,
     R-MAC 3 levels, max, avg), optionally PCA-whitened on a separate image folder, rank by
     ``similarity``; revisited mAP E/M/H + mP@1,5,10, CopyDays mAP per distortion, INSTRE mAP."""
-    from ssl_eval import retrieval
+    from ssl_evaluation import retrieval
 
     root = Path(data).expanduser()
     if not root.is_dir():

@@ -25,7 +25,7 @@ def run_robustness(
     """Top-1/top-5 of the checkpoint's trunk + heads (they must output 1000 ImageNet logits, e.g.
     a ``ssl benchmark finetune --save`` checkpoint) on ``data`` (``<wnid>/<image>`` folders),
     logits restricted to the dataset's 200 classes. ``dataset`` ``auto`` reads the folder name."""
-    import ssl_eval
+    import ssl_evaluation
 
     root = Path(data).expanduser()
     if not root.exists():
@@ -45,7 +45,7 @@ def run_robustness(
             f"{checkpoint}: trunk + heads give {width} outputs, not 1000 ImageNet logits; "
             "fine-tune on ImageNet first (ssl benchmark finetune --save)"
         )
-    res = ssl_eval.evaluate_ood(model, root, dataset, resize=resize, crop=crop, batch_size=batch_size)
+    res = ssl_evaluation.evaluate_ood(model, root, dataset, resize=resize, crop=crop, batch_size=batch_size)
     return {
         "checkpoint": str(checkpoint),
         "data": {"source": str(root), "images": res["num_images"]},

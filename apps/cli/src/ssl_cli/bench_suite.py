@@ -203,7 +203,7 @@ def load_suite(path: Path) -> list[SuiteRun]:
 
 def headline_metrics(benchmark: str, benchmarks: Mapping[str, Any]) -> dict[str, float]:
     """The numbers of a result that the suite table shows: ``{"knn/top1": 81.2, ...}``."""
-    from ssl_eval.report import flatten_metrics
+    from ssl_evaluation.report import flatten_metrics
 
     flat = flatten_metrics(benchmarks)
     out: dict[str, float] = {}
@@ -276,11 +276,11 @@ def _bar_plot(results: Mapping[str, Any]) -> bytes:
 
 def write_suite_outputs(out: Path, results: Mapping[str, Any]) -> list[Path]:
     """OUT/results.json, OUT/results.md and OUT/results.png, each written atomically."""
-    import ssl_eval
-    from ssl_eval.atomic_files import atomic_write_bytes, atomic_write_text
+    import ssl_evaluation
+    from ssl_evaluation.atomic_files import atomic_write_bytes, atomic_write_text
 
     return [
-        ssl_eval.write_results(out, results),
+        ssl_evaluation.write_results(out, results),
         atomic_write_text(out / "results.md", _markdown(results)),
         atomic_write_bytes(out / "results.png", _bar_plot(results)),
     ]

@@ -36,11 +36,11 @@ def run_svm(
 ) -> dict[str, Any]:
     """VOC07 SVM mean AP (percent): one-vs-rest LinearSVC per class, cost chosen per class by
     ``folds``-fold cross-validated AP, "difficult" rows ignored, VOC-style AP on the test split."""
-    import ssl_eval
+    import ssl_evaluation
 
     cost_list = parse_list(costs, float, "--costs")
     summary, train_x, train_t, test_x, test_t = _features(checkpoint, data, image_size, limit, layer, batch_size)
-    res = ssl_eval.voc07_svm(train_x.numpy(), train_t.numpy(), test_x.numpy(), test_t.numpy(), costs=cost_list,
+    res = ssl_evaluation.voc07_svm(train_x.numpy(), train_t.numpy(), test_x.numpy(), test_t.numpy(), costs=cost_list,
                              cross_val_folds=folds, max_iter=max_iter, num_workers=workers)
     return {
         "checkpoint": str(checkpoint),
@@ -73,7 +73,7 @@ def run_low_shot(
     """Low-shot SVMs: for every ``k``, ``samples`` seeded training subsets (``voc``: k positives +
     19k negatives per class on a ``[N, C]`` matrix; ``places205``: k images per class on class
     ids; ``auto`` picks by the label shape), mean/min/max/std test mAP of the best cost."""
-    import ssl_eval
+    import ssl_evaluation
 
     if protocol not in ("auto", "voc", "places205"):
         raise UsageError(f"--protocol must be auto, voc or places205, got {protocol!r}")
@@ -83,7 +83,7 @@ def run_low_shot(
     dataset = protocol if protocol != "auto" else ("voc" if train_t.ndim == 2 else "places205")
     if dataset == "places205" and train_t.ndim != 1:
         raise UsageError("--protocol places205 needs class ids, but the data has a [N, C] label matrix")
-    res = ssl_eval.low_shot_svm(train_x.numpy(), train_t.numpy(), test_x.numpy(), test_t.numpy(), ks=k_list,
+    res = ssl_evaluation.low_shot_svm(train_x.numpy(), train_t.numpy(), test_x.numpy(), test_t.numpy(), ks=k_list,
                                 num_samples=samples, costs=cost_list, dataset=dataset, max_iter=max_iter, seed=seed)
     return {
         "checkpoint": str(checkpoint),

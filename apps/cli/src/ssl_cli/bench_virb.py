@@ -219,7 +219,7 @@ def run_segmentation(
     ``num_classes`` 0 = the largest class id in the train and test masks + 1 (``ignore_index``
     left out). Defaults are ViRB's Cityscapes task (Adam 3e-4, Poly 0.9, batch 16, 100 epochs).
     """
-    import ssl_eval
+    import ssl_evaluation
     import ssl_train
 
     names = parse_list(layers, str, "--layers")
@@ -231,7 +231,7 @@ def run_segmentation(
         if bool(bad.any()):
             raise UsageError(f"masks in {split.source} hold class id {int(split.targets[bad][0])}, outside "
                              f"[0, {classes}) and not --ignore-index {ignore_index}")
-    scores = ssl_eval.segmentation_task(
+    scores = ssl_evaluation.segmentation_task(
         trunk, ssl_train.normalize_images(train.images), train.targets, ssl_train.normalize_images(test.images),
         test.targets, classes, layers=names, epochs=epochs, batch_size=batch_size, lr=lr, scheduler=scheduler,
         poly_power=poly_power, width=width, ignore_index=ignore_index, cache_features=cache_features, seed=seed,
@@ -269,7 +269,7 @@ def run_depth(
     ``depth_scale`` turns integer depth images into metres (0.001: millimetres); ``.npy`` maps are
     read as metres. Defaults are ViRB's depth task (Adam 3e-4, constant, batch 16, 50 epochs).
     """
-    import ssl_eval
+    import ssl_evaluation
     import ssl_train
 
     if depth_scale <= 0:
@@ -280,7 +280,7 @@ def run_depth(
     for split in (train, test):
         if not bool((split.targets > 0).any()):
             raise UsageError(f"the depth maps in {split.source} have no valid pixel (every depth is 0)")
-    scores = ssl_eval.depth_task(
+    scores = ssl_evaluation.depth_task(
         trunk, ssl_train.normalize_images(train.images), train.targets, ssl_train.normalize_images(test.images),
         test.targets, layers=names, epochs=epochs, batch_size=batch_size, lr=lr, scheduler=scheduler, width=width,
         cache_features=cache_features, seed=seed,
@@ -468,8 +468,8 @@ def run_virb_image(
     motion column into classes (``"-15,15"`` -> 3 classes). ``limit`` caps the train images
     (class-balanced) or CSV rows (the first N).
     """
-    import ssl_eval
-    from ssl_eval.virb import IMAGE_TASK_KINDS as kinds
+    import ssl_evaluation
+    from ssl_evaluation.virb import IMAGE_TASK_KINDS as kinds
 
     if task not in kinds:
         raise UsageError(f"--task must be one of {', '.join(kinds)}, got {task!r}")
@@ -483,9 +483,9 @@ def run_virb_image(
     encode = _ClassEncoder if task in ("classification", "counting") else _TableEncoder
     train_x, train_y, test_x, test_y, summary = encode(trunk, size, layer, batch_size, constants).run(
         data, task, limit, seed, edges)
-    scores = ssl_eval.image_task(
+    scores = ssl_evaluation.image_task(
         train_x, train_y, test_x, test_y, kind=task, epochs=epochs, batch_size=head_batch_size,
-        configs=[ssl_eval.HeadConfig("adam", lr, "constant")], solver=solver, alpha=alpha, lr=lr, seed=seed,
+        configs=[ssl_evaluation.HeadConfig("adam", lr, "constant")], solver=solver, alpha=alpha, lr=lr, seed=seed,
     )
     return {
         "checkpoint": str(checkpoint),
@@ -497,11 +497,11 @@ def run_virb_image(
 
 def _motion_classes(table: TargetTable, edges: list[float]) -> torch.Tensor:
     """Egomotion class ids ``[N]``: the target column binned by ``edges``, or read as class ids."""
-    import ssl_eval
+    import ssl_evaluation
 
     values = torch.from_numpy(table.targets[:, 0])
     if edges:
-        return ssl_eval.motion_bins(values, edges)
+        return ssl_evaluation.motion_bins(values, edges)
     if bool((values < 0).any()) or bool((values != values.round()).any()):
         raise UsageError(f"egomotion targets in {table.source} must be class ids (integers >= 0); "
                          "give --bins EDGES to bin continuous motion")

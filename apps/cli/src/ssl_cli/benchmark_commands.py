@@ -52,14 +52,14 @@ SAVE = typer.Option(None, "--save", help="Write the fine-tuned trunk + linear he
 
 def _finish(name: str, results: dict[str, Any], out: Optional[Path]) -> None:
     """Write results.json (or print it) and a short summary of the headline metrics."""
-    import ssl_eval
+    import ssl_evaluation
 
     from ssl_cli.bench_suite import headline_metrics
 
     results = {"benchmark": name, **results}
     summary = [f"{metric}: {value:.2f}" for metric, value in headline_metrics(name, results["benchmarks"]).items()]
     if out is not None:
-        path = ssl_eval.write_results(out, results)
+        path = ssl_evaluation.write_results(out, results)
         typer.echo(f"{name}: " + ", ".join(summary) if summary else name)
         typer.echo(f"wrote {path}")
     else:
@@ -369,12 +369,12 @@ def detectron2(
     trains and evaluates where detectron2 is installed (it is not on PyPI)."""
     from ssl_cli.bench_detectron2 import run_detectron2_benchmark
 
-    import ssl_eval
+    import ssl_evaluation
 
     results = run_detectron2_benchmark(checkpoint, recipe, out, prepare_only=prepare_only)
     typer.echo(f"wrote {results['files']['weights']} and {results['files']['config']}")
     if not prepare_only:
-        typer.echo(f"wrote {ssl_eval.write_results(out, {'benchmark': 'detectron2', **results})}")
+        typer.echo(f"wrote {ssl_evaluation.write_results(out, {'benchmark': 'detectron2', **results})}")
 
 
 @benchmark_app.command("virb-image")
@@ -499,16 +499,16 @@ def extract(
     image_size: int = IMAGE_SIZE,
     batch_size: int = typer.Option(512, "--batch-size", help="Images per forward pass."),
 ) -> None:
-    """Extract trunk features of the train and test splits to disk (reload with ssl_eval.load_features)."""
-    import ssl_eval
+    """Extract trunk features of the train and test splits to disk (reload with ssl_evaluation.load_features)."""
+    import ssl_evaluation
 
     from ssl_cli.bench_data import ImageBatches, checkpoint_trunk, load_labelled
     from ssl_cli.bench_options import parse_list
 
     trunk, size = checkpoint_trunk(checkpoint, image_size)
     names = parse_list(layers, str, "--layers")
-    forward = ssl_eval.layer_forward(trunk.eval(), names)
+    forward = ssl_evaluation.layer_forward(trunk.eval(), names)
     splits = {split: load_labelled(data, split, size) for split in ("train", "test")}
     for split, images in splits.items():
-        paths = ssl_eval.extract_to_disk(forward, ImageBatches.of(images, batch_size), out, split)
+        paths = ssl_evaluation.extract_to_disk(forward, ImageBatches.of(images, batch_size), out, split)
         typer.echo(f"{split}: {len(images)} images, {len(names)} layer(s) -> {len(paths)} file(s) under {out / split}")

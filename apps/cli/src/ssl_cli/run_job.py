@@ -13,7 +13,7 @@ from typing import Any
 
 import torch
 
-import ssl_eval
+import ssl_evaluation
 import ssl_train
 from ssl_cli.bench_data import ImageBatches
 from ssl_train import ImageSplit, normalize_images
@@ -68,17 +68,17 @@ def benchmark_trunk(
     t0 = time.perf_counter()
     bs = protocol.batch_size
     dtype = torch.bfloat16 if precision == "bf16" else None
-    train_x, train_y = ssl_eval.extract_features(trunk, ImageBatches(train.images, train.labels, bs), autocast_dtype=dtype)
-    test_x, test_y = ssl_eval.extract_features(trunk, ImageBatches(test.images, test.labels, bs), autocast_dtype=dtype)
+    train_x, train_y = ssl_evaluation.extract_features(trunk, ImageBatches(train.images, train.labels, bs), autocast_dtype=dtype)
+    test_x, test_y = ssl_evaluation.extract_features(trunk, ImageBatches(test.images, test.labels, bs), autocast_dtype=dtype)
     out: dict[str, Any] = {"feature_dim": int(train_x.shape[1]), "extract_seconds": round(time.perf_counter() - t0, 1)}
     if "knn" in which:
-        knn = ssl_eval.knn_classify(
+        knn = ssl_evaluation.knn_classify(
             train_x, train_y, test_x, test_y, k=protocol.knn_k, temperature=protocol.knn_temperature
         )
         out["knn"] = {"top1": knn["top1"], "top5": knn["top5"], "k": protocol.knn_k, "temperature": protocol.knn_temperature}
         _log(f"  knn (k={protocol.knn_k}, T={protocol.knn_temperature}): top-1 {knn['top1']:.2f} %")
     if "linear" in which:
-        lin = ssl_eval.linear_probe(
+        lin = ssl_evaluation.linear_probe(
             train_x, train_y, test_x, test_y, epochs=protocol.linear_epochs, lr=protocol.linear_lr,
             batch_size=protocol.linear_batch_size,
         )
@@ -86,7 +86,7 @@ def benchmark_trunk(
         _log(f"  linear probe ({protocol.linear_epochs} epochs): top-1 {lin['top1']:.2f} %")
     if "clustering" in which:
         num_classes = int(train_y.max()) + 1
-        clusters = ssl_eval.cluster_features(
+        clusters = ssl_evaluation.cluster_features(
             test_x, test_y, num_clusters=protocol.clusters or num_classes, seed=0, l2_normalize=True
         )
         out["clustering"] = {k: clusters[k] for k in ("num_clusters", "nmi", "ari")}
@@ -156,6 +156,6 @@ def run_recipe(recipe_name: str, config: Any, out: Path, resume: bool, progress:
         "precision": config.train.precision,
     }
     results["total_minutes"] = round((time.perf_counter() - started) / 60, 2)
-    ssl_eval.write_results(out, results)
-    ssl_eval.write_report(out, results, result.loss_history)
+    ssl_evaluation.write_results(out, results)
+    ssl_evaluation.write_report(out, results, result.loss_history)
     return results

@@ -60,7 +60,7 @@ def voc_filelist(input_path: Path, output_dir: Path) -> dict[str, Any]:
     with "image_id 1|-1|0" lines, ``JPEGImages/``) -> ``OUT/{split}_images.npy`` and
     ``{split}_labels.npy`` int64 [N, 20] for every split present (train, val, trainval, test).
 
-    Labels follow VISSL's ``create_voc_data_files.py`` / SVM trainer (and ``ssl_eval.voc07_svm``):
+    Labels follow VISSL's ``create_voc_data_files.py`` / SVM trainer (and ``ssl_evaluation.voc07_svm``):
     **1** present, **0** absent, **-1** difficult only (ignored). VOC's class lists say 1 / -1 / 0
     for the same three cases (see :data:`VOC_LIST_TO_TARGET`); an image missing from a class list
     counts as absent. Classes in VOC's order (:data:`VOC_CLASSES`)."""

@@ -5,7 +5,7 @@ one original photo. ``copydays_original.tar.gz`` has the 157 originals (``200000
 divisible by 100), ``copydays_strong.tar.gz`` the 229 strong attacks (``200001.jpg``, ...: same
 block, never divisible by 100), ``copydays_crop.tar.gz`` ``crops/{10..80}/<original>.jpg`` and
 ``copydays_jpeg.tar.gz`` ``jpegqual/{3..75}/<original>.jpg`` (the percentage cropped away and the
-JPEG quality). VISSL's ``CopyDaysDataset`` (and ``ssl_eval.evaluate_copydays``) read
+JPEG quality). VISSL's ``CopyDaysDataset`` (and ``ssl_evaluation.evaluate_copydays``) read
 ``queries/*.jpg`` whose stem is ``{split}_{number}`` and ``database/*.jpg`` holding the originals.
 """
 
@@ -75,7 +75,7 @@ def _split_order(split: str) -> tuple[int, int]:
 def copydays(input_path: Path, output_dir: Path, distractors: Path | None = None) -> dict[str, Any]:
     """Copydays in its official layout (the four archives extracted anywhere below ``-i``; crops
     and JPEG ones are optional) -> ``OUT/copydays/``, the folder VISSL's ``IMG_RETRIEVAL.DATASET_PATH``
-    and ``ssl_eval.evaluate_copydays(feature_fn, OUT/copydays)`` read:
+    and ``ssl_evaluation.evaluate_copydays(feature_fn, OUT/copydays)`` read:
 
     - ``queries/{split}_{number}.jpg`` for every file: splits ``original``, ``strong``,
       ``jpegqual_{q}``, ``crops_{c}``;
