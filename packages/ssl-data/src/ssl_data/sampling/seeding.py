@@ -9,7 +9,7 @@ from contextlib import contextmanager
 import numpy as np
 import torch
 
-__all__ = ["sample_seed", "seeded_rngs", "worker_init_fn"]
+__all__ = ["per_sample_uniforms", "sample_seed", "seeded_rngs", "worker_init_fn"]
 
 
 def sample_seed(seed: int, epoch: int, index: int) -> int:
@@ -62,3 +62,56 @@ def worker_init_fn(worker_id: int) -> None:
     seed = torch.initial_seed()
     random.seed(seed)
     np.random.seed(seed % (2**32))
+
+
+_MASK64 = (1 << 64) - 1
+
+
+def _signed(value: int) -> int:
+    """An unsigned 64-bit constant as the int64 with the same bits."""
+    return value - (1 << 64) if value >= 1 << 63 else value
+
+
+_GOLDEN = _signed(0x9E3779B97F4A7C15)
+_MIX1 = _signed(0xBF58476D1CE4E5B9)
+_MIX2 = _signed(0x94D049BB133111EB)
+
+
+def _shr(x: torch.Tensor, bits: int) -> torch.Tensor:
+    """Logical right shift of int64 bit patterns (torch's ``>>`` is arithmetic)."""
+    return (x >> bits) & ((1 << (64 - bits)) - 1)
+
+
+def _splitmix64(x: torch.Tensor) -> torch.Tensor:
+    """SplitMix64's finaliser on int64 tensors (wrapping arithmetic = uint64 arithmetic)."""
+    x = x + _GOLDEN
+    x = (x ^ _shr(x, 30)) * _MIX1
+    x = (x ^ _shr(x, 27)) * _MIX2
+    return x ^ _shr(x, 31)
+
+
+def per_sample_uniforms(seed: int, epoch: int, indices: torch.Tensor, view: int, count: int) -> torch.Tensor:
+    """Counter-based uniform numbers for a batch: ``[B, count]`` float64 in [0, 1).
+
+    Row ``i`` depends only on ``(seed, epoch, indices[i], view)`` and the column, never on the
+    batch, the worker, the rank or the device that asks, so batched augmentations drawn from these
+    numbers are the same for any batch composition, number of ranks or resumed run. The numbers are
+    SplitMix64 outputs of a hash chain over the key (53 bits each), computed with vectorised int64
+    tensor arithmetic on the CPU.
+
+    Args:
+        seed, epoch, view: non-negative integers.
+        indices: int64 ``[B]`` dataset indices of the batch's samples (any device).
+        count: numbers per sample.
+    """
+    if seed < 0 or epoch < 0 or view < 0 or count < 1:
+        raise ValueError(f"seed, epoch and view must be >= 0 and count >= 1, got {(seed, epoch, view, count)}")
+    idx = indices.detach().to(device="cpu", dtype=torch.int64).reshape(-1)
+    if bool((idx < 0).any()):
+        raise ValueError("indices must be >= 0")
+    key = _splitmix64(torch.full_like(idx, int(seed) & ((1 << 63) - 1)))
+    for part in (torch.full_like(idx, int(epoch)), idx, torch.full_like(idx, int(view))):
+        key = _splitmix64(key ^ part)
+    counters = torch.arange(1, count + 1, dtype=torch.int64)
+    bits = _splitmix64(key[:, None] + counters[None, :] * _GOLDEN)
+    return _shr(bits, 11).to(torch.float64) * (1.0 / (1 << 53))

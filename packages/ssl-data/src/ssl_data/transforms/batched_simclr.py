@@ -39,7 +39,7 @@ class AugmentParams:
     ``jitter``: bool (colour jitter applied); ``brightness, contrast, saturation``: float factors
     (1 = unchanged); ``hue``: float shift in [-0.5, 0.5]; ``order``: int64 [B, 4], a permutation of
     (0 brightness, 1 contrast, 2 saturation, 3 hue) per sample; ``grey``: bool; ``blur``: bool;
-    ``sigma``: float blur sigma.
+    ``sigma``: float blur sigma; ``solarize``: bool (invert pixels >= 128/255).
     """
 
     top: Tensor
@@ -56,6 +56,7 @@ class AugmentParams:
     grey: Tensor
     blur: Tensor
     sigma: Tensor
+    solarize: Tensor
 
 
 def _resample_matrix(start: Tensor, length: Tensor, in_size: int, out_size: int) -> Tensor:
@@ -132,6 +133,7 @@ class BatchedSimCLRAugment(nn.Module):
         p_flip: probability of a horizontal flip.
         blur: apply Gaussian blur (SimCLR's ImageNet setting) with probability ``p_blur``.
         p_blur: blur probability when ``blur`` is true.
+        p_solarize: probability of solarising a sample (BYOL/DINO's second view; threshold 128/255).
         blur_sigma: sigma range of the blur; the kernel side is about 10 % of ``size`` (odd).
         mean, std: per-channel normalisation (ImageNet's by default).
 
@@ -155,6 +157,7 @@ class BatchedSimCLRAugment(nn.Module):
         crop_ratio: tuple[float, float] = (3.0 / 4.0, 4.0 / 3.0),
         p_blur: float = 0.5,
         blur_sigma: tuple[float, float] = (0.1, 2.0),
+        p_solarize: float = 0.0,
     ) -> None:
         super().__init__()
         if size <= 0:
@@ -163,7 +166,9 @@ class BatchedSimCLRAugment(nn.Module):
             raise ValueError(f"crop_scale must be (low, high) with 0 < low <= high, got {crop_scale}")
         if not 0.0 < crop_ratio[0] <= crop_ratio[1]:
             raise ValueError(f"crop_ratio must be (low, high) with 0 < low <= high, got {crop_ratio}")
-        for name, p in (("p_jitter", p_jitter), ("p_gray", p_gray), ("p_flip", p_flip), ("p_blur", p_blur)):
+        for name, p in (
+            ("p_jitter", p_jitter), ("p_gray", p_gray), ("p_flip", p_flip), ("p_blur", p_blur), ("p_solarize", p_solarize)
+        ):
             if not 0.0 <= p <= 1.0:
                 raise ValueError(f"{name} must be in [0, 1], got {p}")
         if jitter_strength < 0:
@@ -177,6 +182,7 @@ class BatchedSimCLRAugment(nn.Module):
         self.p_jitter = float(p_jitter)
         self.p_gray = float(p_gray)
         self.p_flip = float(p_flip)
+        self.p_solarize = float(p_solarize)
         self.blur = bool(blur)
         self.p_blur = float(p_blur)
         self.blur_sigma = (float(blur_sigma[0]), float(blur_sigma[1]))
@@ -185,13 +191,40 @@ class BatchedSimCLRAugment(nn.Module):
         self.register_buffer("std", torch.tensor(std, dtype=torch.float32).view(1, 3, 1, 1), persistent=False)
 
     # ------------------------------------------------------------------ parameters
-    def sample_params(
-        self, batch_size: int, height: int, width: int, generator: torch.Generator | None = None
-    ) -> AugmentParams:
-        """Draw every sample's random parameters (on the CPU) for inputs of ``height x width``."""
+    #: uniform numbers one sample consumes in ``sample_params`` (the columns of ``uniforms``).
+    NUM_UNIFORMS = 36
 
-        def rand(*shape: int) -> Tensor:
-            return torch.rand(shape, generator=generator, dtype=torch.float64)
+    def sample_params(
+        self,
+        batch_size: int,
+        height: int,
+        width: int,
+        generator: torch.Generator | None = None,
+        uniforms: Tensor | None = None,
+    ) -> AugmentParams:
+        """Draw every sample's random parameters (on the CPU) for inputs of ``height x width``.
+
+        Args:
+            generator: draws the whole batch's parameters (the global RNG when None).
+            uniforms: instead of ``generator``, float64 ``[B, NUM_UNIFORMS]`` numbers in [0, 1),
+                one row per sample (for example ``ssl_data.per_sample_uniforms``): sample ``i``'s
+                parameters then depend on row ``i`` only, not on the batch it sits in.
+        """
+        if uniforms is not None:
+            if tuple(uniforms.shape) != (batch_size, self.NUM_UNIFORMS):
+                raise ValueError(f"uniforms must be [{batch_size}, {self.NUM_UNIFORMS}], got {tuple(uniforms.shape)}")
+            table = uniforms.to(device="cpu", dtype=torch.float64)
+            used = [0]
+
+            def rand(*shape: int) -> Tensor:
+                k = shape[1] if len(shape) > 1 else 1
+                cols = table[:, used[0]:used[0] + k]
+                used[0] += k
+                return cols if len(shape) > 1 else cols[:, 0]
+        else:
+
+            def rand(*shape: int) -> Tensor:
+                return torch.rand(shape, generator=generator, dtype=torch.float64)
 
         b = batch_size
         # RandomResizedCrop.get_params, 10 attempts per sample, vectorised.
@@ -234,10 +267,11 @@ class BatchedSimCLRAugment(nn.Module):
         grey = rand(b) < self.p_gray
         do_blur = (rand(b) < self.p_blur) & self.blur
         sigma = self.blur_sigma[0] + (self.blur_sigma[1] - self.blur_sigma[0]) * rand(b)
+        solarize = rand(b) < self.p_solarize
         return AugmentParams(
             top=top, left=left, height=h, width=w, flip=flip, jitter=jitter,
             brightness=brightness.float(), contrast=contrast.float(), saturation=saturation.float(),
-            hue=hue.float(), order=order, grey=grey, blur=do_blur, sigma=sigma.float(),
+            hue=hue.float(), order=order, grey=grey, blur=do_blur, sigma=sigma.float(), solarize=solarize,
         )  # fmt: skip
 
     # ------------------------------------------------------------------ application
@@ -260,6 +294,9 @@ class BatchedSimCLRAugment(nn.Module):
         x = torch.where(grey, _grey(x).expand(-1, 3, -1, -1), x)
         if bool(params.blur.any()):
             x = self._blur(x, params)
+        if bool(params.solarize.any()):  # torchvision's solarize at threshold 128/255: invert bright pixels
+            solar = params.solarize.to(dev).view(-1, 1, 1, 1) & (x >= 128.0 / 255.0)
+            x = torch.where(solar, 1.0 - x, x)
         return (x - self.mean) / self.std
 
     def forward(self, images: Tensor, generator: torch.Generator | None = None) -> Tensor:
