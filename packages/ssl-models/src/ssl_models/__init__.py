@@ -3,6 +3,7 @@
 from ssl_models import checkpoint
 from ssl_models.__about__ import __version__
 from ssl_models.alexnet import AlexNetTrunk
+from ssl_models.atomic_files import DiskFullError, atomic_write_bytes, atomic_write_text, write_atomically
 from ssl_models.catalog import build_head, build_trunk, list_heads, list_trunks
 from ssl_models.checkpoint import (
     CheckpointError,
@@ -28,6 +29,7 @@ from ssl_models.heads import (
 from ssl_models.model import SSLModel
 from ssl_models.momentum import MomentumEncoder
 from ssl_models.regnet import RegNetTrunk
+from ssl_models.restricted_pickle import UnsafePickleError, restricted_load, restricted_loads
 from ssl_models.resnet import LINEAR_EVAL_FEAT_POOL_OPS_MAP, ResNetTrunk, linear_eval_heads, linear_eval_pool
 from ssl_models.sync_batchnorm import CPUSyncBatchNorm, convert_sync_batchnorm, sync_batchnorm_group
 from ssl_models.timm_trunk import TimmTrunk
@@ -42,6 +44,7 @@ __all__ = [
     "CPUSyncBatchNorm",
     "CheckpointError",
     "DINOHead",
+    "DiskFullError",
     "EfficientNetTrunk",
     "EvalMLPHead",
     "ExpanderHead",
@@ -59,8 +62,11 @@ __all__ = [
     "TimmTrunk",
     "TorchvisionTrunk",
     "Trunk",
+    "UnsafePickleError",
     "VisionTransformerHead",
     "__version__",
+    "atomic_write_bytes",
+    "atomic_write_text",
     "build_head",
     "build_trunk",
     "checkpoint",
@@ -73,7 +79,10 @@ __all__ = [
     "load_checkpoint",
     "load_weights",
     "model_payload",
+    "restricted_load",
+    "restricted_loads",
     "save_checkpoint",
     "sync_batchnorm_group",
     "trunk_from_checkpoint",
+    "write_atomically",
 ]

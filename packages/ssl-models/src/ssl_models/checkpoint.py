@@ -9,14 +9,14 @@ A checkpoint is a dict of tensors and plain containers, loadable with
      "recipe": dict | None,        # resolved recipe (plain containers)
      "train_state": dict | None}   # resume state, written by ssl-train only
 
-Files are written atomically: a temporary file in the same folder, flushed and fsynced, then
-``os.replace``d over the target, so a crash never leaves a half-written checkpoint.
+Files are written atomically (:mod:`ssl_models.atomic_files`): a temporary file in the same
+folder, flushed and fsynced, then ``os.replace``d over the target, so a crash never leaves a
+half-written checkpoint.
 """
 
 from __future__ import annotations
 
 import os
-import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -24,6 +24,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from ssl_models.atomic_files import write_atomically
 from ssl_models.catalog import build_head, build_trunk
 from ssl_models.heads.base import Head
 from ssl_models.trunk import Trunk
@@ -70,31 +71,15 @@ def model_payload(trunk: Trunk, heads: Sequence[Head] = (), recipe: Mapping[str,
 def save_checkpoint(payload: dict[str, Any], path: str | os.PathLike[str]) -> Path:
     """Write ``payload`` to ``path`` atomically and return the path.
 
-    The parent folder is created when missing. On any error the target is left untouched and
-    the temporary file removed.
+    The parent folder is created when missing and the file gets the user's umask (0644 under
+    022). On any error the target is left untouched and the temporary file removed; a full disk
+    raises :class:`ssl_models.atomic_files.DiskFullError` and a read-only folder
+    ``PermissionError``, each one line naming the path (see :mod:`ssl_models.atomic_files`).
     """
     path = Path(path)
-    if path.exists() and path.is_dir():
+    if path.is_dir():
         raise IsADirectoryError(f"checkpoint path is a directory: {path}")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            torch.save(payload, f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    dir_fd = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(dir_fd)
-    except OSError:
-        pass
-    finally:
-        os.close(dir_fd)
-    return path
+    return write_atomically(path, lambda f: torch.save(payload, f))
 
 
 def load_checkpoint(path: str | os.PathLike[str]) -> dict[str, Any]:
