@@ -23,11 +23,14 @@ import zipfile
 import zlib
 from pathlib import Path
 
+from ssl_data.prep.torchvision_fetch import MD5, ChecksumMismatch, decompress_gz, extract_rar, fetch_with_torchvision
+
 __all__ = [
     "DEFAULT_TIMEOUT",
     "DOWNLOADS",
     "MIRROR_ENV",
     "TIMEOUT_ENV",
+    "TORCHVISION_FETCHED",
     "DownloadError",
     "download_dataset",
     "download_urls",
@@ -59,14 +62,57 @@ DOWNLOADS: dict[str, tuple[str, ...]] = {
         "https://dl.fbaipublicfiles.com/vissl/datasets/copydays_original.tar.gz",
         "https://dl.fbaipublicfiles.com/vissl/datasets/copydays_strong.tar.gz",
     ),
+    # fetched through torchvision's downloader (progress bar, MD5 where published: see
+    # ssl_data.prep.torchvision_fetch.MD5)
+    "gtsrb": tuple(f"https://sid.erda.dk/public/archives/daaeac0d7ce1152aea9b61d9f1e19370/{f}" for f in (
+        "GTSRB_Final_Training_Images.zip", "GTSRB_Final_Test_Images.zip", "GTSRB_Final_Test_GT.zip")),
+    "imagenet_ood": (
+        "https://people.eecs.berkeley.edu/~hendrycks/imagenet-a.tar",
+        "https://people.eecs.berkeley.edu/~hendrycks/imagenet-r.tar",
+    ),
+    "inaturalist2018": tuple(f"https://ml-inat-competition-datasets.s3.amazonaws.com/2018/{f}" for f in (
+        "train_val2018.tar.gz", "train2018.json.tar.gz", "val2018.json.tar.gz")),
+    "kitti_dist": (
+        "https://s3.eu-central-1.amazonaws.com/avg-kitti/data_object_image_2.zip",
+        "https://s3.eu-central-1.amazonaws.com/avg-kitti/data_object_label_2.zip",
+    ),
+    "patch_camelyon": tuple(
+        f"https://zenodo.org/records/2546921/files/camelyonpatch_level_2_split_{s}_{k}.h5.gz"
+        for s in ("train", "valid", "test") for k in ("x", "y")),
+    "small_norb_azimuth": tuple(
+        f"https://cs.nyu.edu/~ylclab/data/norb-v1.0-small/smallnorb-{s}-{k}.mat.gz"
+        for s in ("5x46789x9x18x6x2x96x96-training", "5x01235x9x18x6x2x96x96-testing") for k in ("dat", "cat", "info")),
+    # the Stanford host has been offline since 2023: use a mirror (--download-mirror) holding these files
+    "stanford_cars": (
+        "http://ai.stanford.edu/~jkrause/car196/cars_train.tgz",
+        "http://ai.stanford.edu/~jkrause/car196/cars_test.tgz",
+        "https://ai.stanford.edu/~jkrause/cars/car_devkit.tgz",
+        "http://ai.stanford.edu/~jkrause/car196/cars_test_annos_withlabels.mat",
+    ),
+    "sun397": (
+        "http://vision.princeton.edu/projects/2010/SUN/SUN397.tar.gz",
+        "https://vision.princeton.edu/projects/2010/SUN/download/Partitions.zip",
+    ),
+    "ucf101": (
+        "https://www.crcv.ucf.edu/data/UCF101/UCF101.rar",
+        "https://www.crcv.ucf.edu/data/UCF101/UCF101TrainTestSplits-RecognitionTask.zip",
+    ),
 }
+DOWNLOADS["small_norb_elevation"] = DOWNLOADS["small_norb_azimuth"]
+
+#: the datasets whose files go through torchvision's downloader (the 10 VISSL ``-d`` downloads
+#: added last); the others stream with :func:`_fetch`.
+TORCHVISION_FETCHED = frozenset({
+    "gtsrb", "imagenet_ood", "inaturalist2018", "kitti_dist", "patch_camelyon", "small_norb_azimuth",
+    "small_norb_elevation", "stanford_cars", "sun397", "ucf101",
+})  # fmt: skip
 
 #: environment variable: a base URL that replaces everything before each file name.
 MIRROR_ENV = "SSL_DATA_MIRROR"
 #: environment variable: seconds a name lookup, a connection or one read may take.
 TIMEOUT_ENV = "SSL_DATA_DOWNLOAD_TIMEOUT"
 DEFAULT_TIMEOUT = 15.0
-_ARCHIVES = (".tar.gz", ".tgz", ".tar", ".zip")
+_ARCHIVES = (".tar.gz", ".tgz", ".tar", ".zip", ".gz", ".rar")
 _CHUNK = 1 << 20
 
 
@@ -167,10 +213,35 @@ def _fetch(url: str, dest: Path, timeout: float) -> None:
         raise DownloadError(f"download of {url} is empty")
 
 
+def _fetch_torchvision(url: str, dest: Path, timeout: float) -> None:
+    """:func:`fetch_with_torchvision` (progress bar, MD5 from :data:`MD5`), errors as one line."""
+    parts = urllib.parse.urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError(f"cannot download {url!r}: expected an http(s) URL")
+    if not _uses_proxy(url, parts.hostname):
+        _resolve(url, parts.hostname, parts.port or {"http": 80, "https": 443}[parts.scheme], timeout)
+    try:
+        fetch_with_torchvision(url, dest, timeout, MD5.get(dest.name))
+    except ChecksumMismatch as e:
+        raise DownloadError(f"download of {url} failed the checksum: {e}; nothing was written") from None
+    except (urllib.error.URLError, OSError, http.client.HTTPException, RuntimeError) as e:
+        raise DownloadError(f"download of {url} failed: {_describe(e, timeout)}") from None
+    if dest.stat().st_size == 0:
+        raise DownloadError(f"download of {url} is empty")
+
+
 def _extract(archive: Path, into: Path, url: str) -> None:
     """Read the whole archive (CRC / end-of-stream checks) while extracting it into ``into``."""
+    if archive.name.endswith(".rar"):
+        try:
+            extract_rar(archive, into)
+        except OSError as e:
+            raise DownloadError(f"cannot extract {url}: {e}; nothing was written") from None
+        return
     try:
-        if archive.name.endswith(".zip"):
+        if archive.name.endswith(".gz") and not archive.name.endswith((".tar.gz", ".tgz")):
+            decompress_gz(archive, into)
+        elif archive.name.endswith(".zip"):
             with zipfile.ZipFile(archive) as z:
                 bad = z.testzip()
                 if bad is not None:
@@ -240,7 +311,7 @@ def download_dataset(name: str, input_path: str | Path, *, mirror: str | None = 
         for url in urls:
             file_name = urllib.parse.unquote(urllib.parse.urlsplit(url).path.rsplit("/", 1)[-1]) or "download"
             part = staging / file_name
-            _fetch(url, part, seconds)
+            (_fetch_torchvision if name in TORCHVISION_FETCHED else _fetch)(url, part, seconds)
             if file_name.endswith(_ARCHIVES):
                 _extract(part, extracted, url)
                 part.unlink()
