@@ -10,6 +10,7 @@ from typing import Any
 
 from ssl_data.prep import benchmark_filelists as bf
 from ssl_data.prep import binary_datasets, lvis, retrieval, vtab_filelists, vtab_folders
+from ssl_data.prep.caffe2_detection import caffe2_detection, caffe2_jigsaw_strip
 from ssl_data.prep.color_bins import color_bins
 from ssl_data.prep.copydays import copydays
 from ssl_data.prep.download import download_dataset
@@ -62,6 +63,9 @@ PREPARERS: dict[str, Callable[..., dict[str, Any]]] = {
     "places205_low_shot": places_low_shot,
     "jigsaw_permutations": jigsaw_permutations,
     "color_bins": color_bins,
+    # FAIR benchmark model pickles (pickle_jigsaw_model.py, pickle_caffe2_detection.py)
+    "caffe2_jigsaw_strip": caffe2_jigsaw_strip,
+    "caffe2_detection": caffe2_detection,
     # MM-OVOD detection data
     "lvis_remove_rare": lvis.lvis_remove_rare,
     "lvis_cat_info": lvis.lvis_cat_info,
