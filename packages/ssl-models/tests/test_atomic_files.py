@@ -10,7 +10,15 @@ from pathlib import Path
 import pytest
 import torch
 
-from ssl_models import DiskFullError, atomic_write_bytes, atomic_write_text, build_trunk, model_payload, save_checkpoint
+from ssl_models import (
+    DiskFullError,
+    atomic_write_bytes,
+    atomic_write_text,
+    build_trunk,
+    check_writable,
+    model_payload,
+    save_checkpoint,
+)
 
 
 @pytest.fixture
@@ -69,3 +77,10 @@ def test_read_only_folder_is_named(mount_tmpfs) -> None:
 def test_a_folder_as_target_is_refused(tmp_path: Path) -> None:
     with pytest.raises(IsADirectoryError, match="it is a folder"):
         atomic_write_text(tmp_path, "x")
+
+
+def test_check_writable_before_the_work(mount_tmpfs, tmp_path: Path) -> None:
+    disk = mount_tmpfs(read_only=True)
+    with pytest.raises(PermissionError, match=f"the folder {disk} is not writable \\(a read-only file system\\)"):
+        check_writable(disk / "a" / "b" / "out.pt")
+    assert check_writable(tmp_path / "new" / "out.pt") == tmp_path / "new" / "out.pt"

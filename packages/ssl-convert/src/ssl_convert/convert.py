@@ -36,7 +36,6 @@ from ssl_convert.vit_keys import is_timm_vit
 from ssl_convert.vissl_format import read_vissl, write_vissl
 from ssl_convert.vissl_sharded import read_vissl_sharded
 from ssl_convert.weights import Weights, plain_state
-from ssl_convert.writing import write_atomically
 
 __all__ = ["OUTPUT_FORMATS", "ConversionReport", "convert"]
 
@@ -301,6 +300,9 @@ def convert(
         raise FormatError(f"detectron2 reads plain pickles only from a .pkl path; got {dest.name!r}")
     if dest.exists() and dest.is_dir():
         raise FormatError(f"output path is a directory: {dest}")
+    from ssl_models.atomic_files import check_writable, write_atomically  # lazy: ssl_models imports timm
+
+    check_writable(dest)
 
     if is_dcp_dir(src) or (from_ == "dcp"):
         obj = read_dcp(src, allow_unsafe_load=allow_unsafe_load)
@@ -341,9 +343,9 @@ def convert(
     )  # fmt: skip
     if verify:
         report.max_abs_diff, report.verified_with = verify_conversion(payload, to, data, tolerance)
-    write_atomically(dest, lambda f: f.write(data))
+    write_atomically(dest, lambda f: f.write(data), make_parents=False)
     if config is not None:
         report.config_path = dest.with_suffix(".yaml")
         text = config_yaml(config, dest.name).encode()
-        write_atomically(report.config_path, lambda f: f.write(text))
+        write_atomically(report.config_path, lambda f: f.write(text), make_parents=False)
     return report

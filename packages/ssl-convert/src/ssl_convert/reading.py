@@ -1,8 +1,9 @@
 """Reading checkpoint files safely.
 
 Torch files (zip or legacy) go through ``torch.load(weights_only=True)``; plain pickles
-(detectron2 / Caffe2 ``.pkl``) through an unpickler that only admits NumPy arrays and plain
-containers. A file that pickles anything else raises :class:`UnsafeLoadError` unless the caller
+(detectron2 / Caffe2 / old VISSL ``.pkl``) through ssl-models' restricted unpickler, which only
+admits NumPy arrays and plain containers (:mod:`ssl_models.restricted_pickle`). A file that
+pickles anything else raises :class:`UnsafeLoadError`, before any of it runs, unless the caller
 passes ``allow_unsafe_load=True``.
 """
 
@@ -22,33 +23,6 @@ __all__ = ["load_bytes", "read_file"]
 
 _ZIP_MAGIC = b"PK\x03\x04"
 _LEGACY_TORCH_MAGIC = 0x1950A86A20F9469CFC6C
-_SAFE_PICKLE_GLOBALS = {
-    ("_codecs", "encode"),  # bytes in protocol-2 pickles written by Python 3
-    ("collections", "OrderedDict"),
-    ("numpy", "ndarray"),
-    ("numpy", "dtype"),
-    ("numpy.core.multiarray", "_reconstruct"),
-    ("numpy.core.multiarray", "scalar"),
-    ("numpy._core.multiarray", "_reconstruct"),
-    ("numpy._core.multiarray", "scalar"),
-}
-
-
-class _ForbiddenGlobal(pickle.UnpicklingError):
-    def __init__(self, name: str) -> None:
-        super().__init__(name)
-        self.name = name
-
-
-class _NumpyOnlyUnpickler(pickle.Unpickler):
-    """Admits NumPy arrays, dtypes, scalars and plain containers; nothing else."""
-
-    def find_class(self, module: str, name: str) -> object:
-        if (module, name) in _SAFE_PICKLE_GLOBALS or (
-            module == "numpy.dtypes" and name.endswith("DType")
-        ):
-            return super().find_class(module, name)
-        raise _ForbiddenGlobal(f"{module}.{name}")
 
 
 def _unsafe_message(path: Path, name: str) -> str:
@@ -76,18 +50,20 @@ def _torch_load(path: Path, data: bytes, allow_unsafe_load: bool) -> object:
 
 
 def _pickle_load(path: Path, data: bytes, allow_unsafe_load: bool) -> object:
+    from ssl_models.restricted_pickle import UnsafePickleError, restricted_loads  # lazy: ssl_models imports timm
+
     try:
-        obj = _NumpyOnlyUnpickler(io.BytesIO(data), encoding="latin1").load()
-    except _ForbiddenGlobal as err:
+        obj = restricted_loads(data, path)
+    except UnsafePickleError as err:
         if not allow_unsafe_load:
-            raise UnsafeLoadError(_unsafe_message(path, err.name)) from None
+            raise UnsafeLoadError(_unsafe_message(path, err.global_name)) from None
         try:
             return pickle.loads(data, encoding="latin1")  # noqa: S301 - explicitly allowed
         except Exception as err2:  # noqa: BLE001
             raise FormatError(f"{path} cannot be unpickled: {err2}") from None
-    except EOFError:
-        raise FormatError(f"{path} is truncated (the pickle ends early)") from None
-    except Exception:  # noqa: BLE001 - anything else: not a pickle at all
+    except pickle.UnpicklingError as err:
+        if "truncated" in str(err):
+            raise FormatError(f"{path} is truncated (the pickle ends early)") from None
         raise FormatError(
             f"{path} is not a checkpoint (neither a torch file nor a pickle; a text file?)"
         ) from None

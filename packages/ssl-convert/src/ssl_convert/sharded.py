@@ -7,6 +7,11 @@ tensor, so the result loads on any number of processes. Non-tensor entries (stri
 nested containers) are stored by DCP as pickled bytes; they are read with
 ``torch.load(weights_only=True)`` and need ``allow_unsafe_load=True`` only when they hold other
 Python objects.
+
+The ``.metadata`` file is a pickle too, and torch's ``FileSystemReader`` reads it with plain
+``pickle.load``: here it is read first through ssl-models' restricted unpickler, admitting only
+DCP's own metadata classes, torch dtypes and sizes, and handed to torch already read, so a planted
+``.metadata`` runs nothing (``UnsafeLoadError`` unless ``allow_unsafe_load=True``).
 """
 
 from __future__ import annotations
@@ -19,9 +24,10 @@ from typing import Any
 
 import torch
 from torch.distributed.checkpoint import FileSystemReader
-from torch.distributed.checkpoint.api import CheckpointException
 from torch.distributed.checkpoint._traverse import set_element
+from torch.distributed.checkpoint.api import CheckpointException
 from torch.distributed.checkpoint.default_planner import _EmptyStateDictLoadPlanner
+from torch.distributed.checkpoint.metadata import Metadata, StorageMeta
 from torch.distributed.checkpoint.state_dict_loader import _load_state_dict
 
 from ssl_convert.errors import FormatError, UnsafeLoadError
@@ -33,6 +39,62 @@ def is_dcp_dir(path: str | os.PathLike[str]) -> bool:
     """True for a directory written by ``torch.distributed.checkpoint.save``."""
     p = Path(path)
     return p.is_dir() and (p / ".metadata").is_file()
+
+
+_DCP_METADATA = "torch.distributed.checkpoint.metadata"
+
+
+def _metadata_globals() -> frozenset[tuple[str, str]]:
+    """What a DCP ``.metadata`` pickle may name: plain data, DCP's metadata dataclasses, torch
+    sizes, dtypes, layouts and memory formats, and paths; nothing that can run code."""
+    from ssl_models.restricted_pickle import SAFE_GLOBALS  # lazy: ssl_models imports timm
+
+    dcp_classes = (
+        "Metadata", "StorageMeta", "BytesStorageMetadata", "TensorStorageMetadata", "TensorProperties",
+        "ChunkStorageMetadata", "MetadataIndex", "_MEM_FORMAT_ENCODING",
+    )  # fmt: skip
+    dtypes = {("torch", n) for n in dir(torch) if isinstance(getattr(torch, n, None), torch.dtype)}
+    return SAFE_GLOBALS | dtypes | {(_DCP_METADATA, n) for n in dcp_classes} | {
+        ("torch.distributed.checkpoint.filesystem", "_StorageInfo"),
+        ("torch.serialization", "_get_layout"),
+        ("torch", "Size"),
+        ("pathlib", "PosixPath"),
+        ("pathlib", "PurePosixPath"),
+    }
+
+
+def _read_metadata(path: Path) -> Metadata:
+    """``path/.metadata`` unpickled through the allow-list (torch's reader uses ``pickle.load``)."""
+    from ssl_models.restricted_pickle import UnsafePickleError, restricted_load
+
+    file = path / ".metadata"
+    try:
+        with file.open("rb") as stream:
+            metadata = restricted_load(stream, file, _metadata_globals())
+    except UnsafePickleError as err:
+        raise UnsafeLoadError(
+            f"{file} pickles {err.global_name}, which is not DCP metadata; pass "
+            "allow_unsafe_load=True (CLI: --unsafe-load) only if you trust this checkpoint"
+        ) from None
+    except pickle.UnpicklingError as err:
+        raise FormatError(f"{path} is not a readable torch.distributed.checkpoint directory ({err})") from None
+    if not isinstance(metadata, Metadata):
+        raise FormatError(f"{file} holds a {type(metadata).__name__}, not DCP metadata")
+    return metadata
+
+
+class _CheckedMetadataReader(FileSystemReader):
+    """torch's reader, handed metadata that was already read through the allow-list."""
+
+    def __init__(self, path: Path, metadata: Metadata) -> None:
+        super().__init__(path)
+        self._metadata = metadata
+
+    def read_metadata(self, *args: Any, **kwargs: Any) -> Metadata:
+        if getattr(self._metadata, "storage_meta", None) is None:  # as torch's own read_metadata
+            self._metadata.storage_meta = StorageMeta()
+        self._metadata.storage_meta.load_id = self.load_id
+        return self._metadata
 
 
 class _SafeBytesPlanner(_EmptyStateDictLoadPlanner):
@@ -83,9 +145,10 @@ def read_dcp(path: str | os.PathLike[str], allow_unsafe_load: bool = False) -> d
     if not is_dcp_dir(p):
         raise FormatError(f"{p} is a directory without a torch.distributed.checkpoint .metadata file")
     state: dict[str, Any] = {}
+    reader = FileSystemReader(p) if allow_unsafe_load else _CheckedMetadataReader(p, _read_metadata(p))
     try:
         # torch's own dcp_to_torch_save reads this way (a single process, no process group).
-        _load_state_dict(state, storage_reader=FileSystemReader(p), planner=_SafeBytesPlanner(p, allow_unsafe_load), no_dist=True)
+        _load_state_dict(state, storage_reader=reader, planner=_SafeBytesPlanner(p, allow_unsafe_load), no_dist=True)
     except (Exception, CheckpointException) as raw:  # noqa: BLE001 - any failure: unreadable shard set
         err = _first_cause(raw)
         if isinstance(err, UnsafeLoadError):

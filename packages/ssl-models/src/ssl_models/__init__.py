@@ -3,7 +3,7 @@
 from ssl_models import checkpoint
 from ssl_models.__about__ import __version__
 from ssl_models.alexnet import AlexNetTrunk
-from ssl_models.atomic_files import DiskFullError, atomic_write_bytes, atomic_write_text, write_atomically
+from ssl_models.atomic_files import DiskFullError, atomic_write_bytes, atomic_write_text, check_writable, write_atomically
 from ssl_models.catalog import build_head, build_trunk, list_heads, list_trunks
 from ssl_models.checkpoint import (
     CheckpointError,
@@ -69,6 +69,7 @@ __all__ = [
     "atomic_write_text",
     "build_head",
     "build_trunk",
+    "check_writable",
     "checkpoint",
     "convert_sync_batchnorm",
     "heads_from_checkpoint",

@@ -22,7 +22,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import BinaryIO
 
-__all__ = ["DiskFullError", "atomic_write_bytes", "atomic_write_text", "write_atomically"]
+__all__ = ["DiskFullError", "atomic_write_bytes", "atomic_write_text", "check_writable", "write_atomically"]
 
 _DISK_FULL = {errno.ENOSPC, errno.EDQUOT}
 _NOT_WRITABLE = {errno.EACCES, errno.EPERM, errno.EROFS}
@@ -95,6 +95,30 @@ def _not_writable(dest: Path, folder: Path, err: OSError) -> PermissionError:
     out = PermissionError(f"cannot write {dest}: the folder {folder} is not writable ({why})")
     out.errno = err.errno
     return out
+
+
+def check_writable(path: str | os.PathLike[str]) -> Path:
+    """Fail early, before long work, if the file ``path`` could not be written.
+
+    Checks the nearest existing folder above ``path`` (where missing parents would be made).
+    Returns ``path``; raises ``PermissionError`` naming the folder, as :func:`write_atomically`
+    would after the work.
+    """
+    dest = Path(path)
+    folder = dest.parent
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent
+    if not os.access(folder, os.W_OK | os.X_OK):
+        code = errno.EROFS if _on_read_only_mount(folder) else errno.EACCES
+        raise _not_writable(dest, folder, OSError(code, os.strerror(code)))
+    return dest
+
+
+def _on_read_only_mount(folder: Path) -> bool:
+    try:
+        return bool(os.statvfs(folder).f_flag & os.ST_RDONLY)
+    except (OSError, AttributeError):
+        return False
 
 
 def _create_temp(folder: Path, name: str) -> tuple[int, Path]:

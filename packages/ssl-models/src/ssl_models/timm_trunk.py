@@ -114,6 +114,13 @@ class TimmTrunk(Trunk):
         self.activation_checkpointing = bool(enabled)
         self.model.set_grad_checkpointing(bool(enabled))
 
+    def no_weight_decay(self) -> set[str]:
+        """timm's own ``no_weight_decay()`` names (position embeddings, class/distillation tokens)."""
+        declared = getattr(self.model, "no_weight_decay", None)
+        names = set(declared()) if callable(declared) else set()
+        own = {n for n, _ in self.model.named_parameters()}
+        return {f"model.{n}" for n in names if n in own}
+
     def feature_names(self) -> list[str]:
         return [*self._blocks, "norm", *(["cls_token"] if self._has_cls else []), "flatten"]
 

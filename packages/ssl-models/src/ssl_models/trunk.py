@@ -11,10 +11,33 @@ from torch import Tensor, nn
 from torch.nn.modules.batchnorm import _BatchNorm
 from torch.utils.checkpoint import checkpoint
 
-__all__ = ["Block", "Trunk", "capture_outputs", "checkpoint_buckets"]
+__all__ = ["NORM_LAYERS", "Block", "Trunk", "capture_outputs", "checkpoint_buckets", "norm_and_bias_names"]
 
 #: one step of a trunk: a module or function ``Tensor -> Tensor``.
 Block = Callable[[Tensor], Tensor]
+
+#: normalisation layers: their weights and biases are "norm parameters" (no weight decay by default).
+NORM_LAYERS: tuple[type[nn.Module], ...] = (_BatchNorm, nn.GroupNorm, nn.LayerNorm, nn.LocalResponseNorm, nn.modules.instancenorm._InstanceNorm)
+
+
+def norm_and_bias_names(module: nn.Module) -> tuple[set[str], set[str]]:
+    """``(norm parameter names, bias names)`` of ``module``, found by layer type, not by shape.
+
+    Norm parameters are every parameter of a layer in :data:`NORM_LAYERS` (and of any module whose
+    class name ends in "Norm", e.g. timm's LayerNorm2d or RMSNorm); biases are the other parameters
+    called ``bias``. Names are relative to ``module`` (``named_parameters()`` names).
+    """
+    norms: set[str] = set()
+    biases: set[str] = set()
+    for prefix, sub in module.named_modules():
+        is_norm = isinstance(sub, NORM_LAYERS) or type(sub).__name__.endswith("Norm")
+        for name, _ in sub.named_parameters(recurse=False):
+            full = f"{prefix}.{name}" if prefix else name
+            if is_norm:
+                norms.add(full)
+            elif name == "bias":
+                biases.add(full)
+    return norms, biases
 
 
 class Trunk(nn.Module):
@@ -81,6 +104,12 @@ class Trunk(nn.Module):
     def feature_names(self) -> list[str]:
         """Names accepted by ``forward_features``, from the shallowest to the deepest."""
         return [name for name, _ in self._stages()]
+
+    def no_weight_decay(self) -> set[str]:
+        """Parameters the trunk declares as never weight-decayed besides norms and biases
+        (timm's ``no_weight_decay()`` role: position embeddings, class tokens, ...); names are
+        ``named_parameters()`` names of the trunk. Empty for convolutional trunks."""
+        return set()
 
     def _check_names(self, names: Sequence[str]) -> None:
         if isinstance(names, str):
