@@ -1,42 +1,27 @@
-"""Atomic file writes: a temporary file in the target folder, flush + fsync, then ``os.replace``.
+"""Atomic file writes for results, reports and feature files: ssl-models' writer.
 
-A crash never leaves a half-written file at the final path: readers see the old file or the new
-one, nothing in between.
+A crash never leaves a half-written file at the final path; files follow the user's umask (0644
+under 022); a full disk raises ``ssl_models.DiskFullError`` naming the path, the size needed and
+the free space; a read-only folder raises ``PermissionError`` naming it; no temporary file is
+left (see :mod:`ssl_models.atomic_files`). ssl_models is imported on first write, not with
+ssl_evaluation (it imports timm).
 """
 
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
 
 __all__ = ["atomic_write_bytes", "atomic_write_text"]
 
 
 def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> Path:
-    """Write ``data`` to ``path`` atomically and return the path.
+    """Write ``data`` to ``path`` atomically (parent folders created) and return the path."""
+    from ssl_models.atomic_files import atomic_write_bytes as write
 
-    The parent folder is created when missing. The temporary file lives in the same folder (so
-    ``os.replace`` is a rename on one file system) and is removed when anything fails.
-    """
-    target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp_name, target)
-    except BaseException:
-        try:
-            os.unlink(tmp_name)
-        except FileNotFoundError:
-            pass
-        raise
-    return target
+    return write(path, data)
 
 
 def atomic_write_text(path: str | os.PathLike[str], text: str) -> Path:
-    """Write UTF-8 ``text`` to ``path`` atomically and return the path."""
+    """Write UTF-8 ``text`` to ``path`` atomically (parent folders created) and return the path."""
     return atomic_write_bytes(path, text.encode("utf-8"))

@@ -20,25 +20,6 @@ __all__ = ["REVISITED_DATASETS", "RevisitedDataset", "load_revisited", "evaluate
 
 REVISITED_DATASETS: tuple[str, ...] = ("roxford5k", "rparis6k")
 
-_ALLOWED_GLOBALS = {
-    ("numpy.core.multiarray", "_reconstruct"),
-    ("numpy._core.multiarray", "_reconstruct"),
-    ("numpy.core.multiarray", "scalar"),
-    ("numpy._core.multiarray", "scalar"),
-    ("numpy", "ndarray"),
-    ("numpy", "dtype"),
-    ("collections", "OrderedDict"),
-}
-
-
-class _GroundTruthUnpickler(pickle.Unpickler):
-    """Only plain containers and numpy arrays: a ground-truth file cannot run code."""
-
-    def find_class(self, module: str, name: str) -> Any:
-        if (module, name) in _ALLOWED_GLOBALS:
-            return super().find_class(module, name)
-        raise pickle.UnpicklingError(f"ground-truth file references {module}.{name}, which is not allowed")
-
 
 @dataclass(frozen=True)
 class RevisitedDataset:
@@ -56,18 +37,24 @@ class RevisitedDataset:
 
 def load_revisited(data_dir: str | PathLike[str], name: str = "roxford5k") -> RevisitedDataset:
     """Read ``data_dir/gnd_<name>.pkl`` (keys ``imlist``, ``qimlist``, ``gnd``) and the images
-    ``data_dir/jpg/<image>.jpg`` (the layout of the revisitop download)."""
+    ``data_dir/jpg/<image>.jpg`` (the layout of the revisitop download).
+
+    The pickle is read through ssl-models' allow-list unpickler: a file that names anything but
+    plain containers and NumPy arrays is refused (``ValueError``, one line) before any of it runs.
+    """
     if name not in REVISITED_DATASETS:
         raise ValueError(f"name must be one of {REVISITED_DATASETS}, got {name!r}")
     root = Path(data_dir)
     gnd_file = root / f"gnd_{name}.pkl"
     if not gnd_file.is_file():
         raise FileNotFoundError(f"ground-truth file not found: {gnd_file}")
+    from ssl_models.restricted_pickle import restricted_load  # lazy: ssl_models imports timm
+
     with gnd_file.open("rb") as f:
         try:
-            cfg = _GroundTruthUnpickler(f, encoding="latin1").load()
-        except (pickle.UnpicklingError, EOFError) as exc:
-            raise ValueError(f"{gnd_file} is not a readable ground-truth pickle: {exc}") from exc
+            cfg = restricted_load(f, gnd_file)  # plain data and NumPy only: the file runs no code
+        except pickle.UnpicklingError as exc:
+            raise ValueError(f"not a revisited ground-truth file: {exc}") from None
     if not isinstance(cfg, dict) or not {"imlist", "qimlist", "gnd"} <= set(cfg):
         raise ValueError(f"{gnd_file} must hold a dict with keys imlist, qimlist, gnd")
     imlist, qimlist, gnd = list(cfg["imlist"]), list(cfg["qimlist"]), list(cfg["gnd"])
