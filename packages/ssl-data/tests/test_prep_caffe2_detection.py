@@ -80,7 +80,7 @@ class _Evil:
 
 
 @pytest.mark.parametrize(("payload", "message"), [
-    (b"not a pickle at all", "is not a Caffe2 pickle"),
+    (b"not a pickle at all", "is not a pickle of numpy arrays"),
     (pickle.dumps({"blobs": {"x": _Evil()}}), r"refusing to load posix\.getcwd|refusing to load os\.getcwd"),
     (pickle.dumps([1, 2, 3]), "holds a list"),
     (pickle.dumps({"blobs": {}}), "has no blobs"),

@@ -25,7 +25,8 @@ from typing import Any
 
 import numpy as np
 
-from ssl_data.prep.outputs import _atomic_write, require_file
+from ssl_data.prep.outputs import _atomic_write
+from ssl_data.prep.safe_pickle import load_array_pickle
 
 __all__ = ["JIGSAW_PIXEL_STD_BGR", "caffe2_detection", "caffe2_jigsaw_strip", "read_caffe2_pickle"]
 
@@ -33,33 +34,11 @@ __all__ = ["JIGSAW_PIXEL_STD_BGR", "caffe2_detection", "caffe2_jigsaw_strip", "r
 JIGSAW_PIXEL_STD_BGR = (57.375, 57.12, 58.395)
 
 _TOWER = re.compile(r"_s(\d)(?=_)")
-_SAFE_GLOBALS = {
-    ("numpy.core.multiarray", "_reconstruct"), ("numpy._core.multiarray", "_reconstruct"),
-    ("numpy.core.multiarray", "scalar"), ("numpy._core.multiarray", "scalar"),
-    ("numpy", "ndarray"), ("numpy", "dtype"), ("collections", "OrderedDict"), ("_codecs", "encode"),
-    ("numpy.core.numeric", "_frombuffer"), ("numpy._core.numeric", "_frombuffer"),
-}  # fmt: skip
-
-
-class _ArrayUnpickler(pickle.Unpickler):
-    """Only the names a pickle of numpy arrays in dicts needs; anything else is refused."""
-
-    def find_class(self, module: str, name: str) -> Any:
-        if (module, name) in _SAFE_GLOBALS:
-            return super().find_class(module, name)
-        raise pickle.UnpicklingError(f"refusing to load {module}.{name}")
-
-
 def read_caffe2_pickle(path: Path) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
     """A Caffe2 ``.pkl`` (Python 2 pickles read as latin-1) -> (blobs, the other top-level
     entries). Accepts ``{"blobs": {...}, ...}`` or bare ``{name: array}``; ValueError (one line)
     for anything else, including pickles that name other objects than numpy arrays."""
-    path = require_file(Path(path), "Caffe2 model")
-    try:
-        with path.open("rb") as f:
-            obj = _ArrayUnpickler(f, encoding="latin1").load()
-    except (pickle.UnpicklingError, EOFError, ValueError, TypeError, AttributeError, ImportError, IndexError) as e:
-        raise ValueError(f"{path} is not a Caffe2 pickle of numpy blobs ({type(e).__name__}: {e})") from None
+    obj = load_array_pickle(Path(path), "Caffe2 model")
     if not isinstance(obj, Mapping):
         raise ValueError(f"{path} holds a {type(obj).__name__}, not a dict of blobs")
     blobs = obj["blobs"] if "blobs" in obj else obj

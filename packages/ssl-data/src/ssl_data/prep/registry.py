@@ -15,8 +15,12 @@ from ssl_data.prep.color_bins import color_bins
 from ssl_data.prep.copydays import copydays
 from ssl_data.prep.download import download_dataset
 from ssl_data.prep.jigsaw_permutations import jigsaw_permutations
+from ssl_data.prep.kinetics_frames import kinetics_frames
+from ssl_data.prep.kitti_flow import kitti_flow
 from ssl_data.prep.low_shot import places_low_shot, voc_low_shot
 from ssl_data.prep.video_frames import ucf101
+from ssl_data.prep.virb_image_data import cifar100, thor_egomotion, thor_num_steps
+from ssl_data.prep.virb_pixel_data import cityscapes, egohands, nyu_depth, nyu_walkable, pets_masks, taskonomy_depth, thor_depth
 
 __all__ = ["PREPARERS", "prepare", "preparer_options"]
 
@@ -58,6 +62,19 @@ PREPARERS: dict[str, Callable[..., dict[str, Any]]] = {
     "rparis6k": functools.partial(retrieval.revisited_retrieval, name="rparis6k"),
     "copydays": copydays,
     "imagenet_subset": retrieval.imagenet_subset,
+    # ViRB end-task datasets -> the layouts of ssl benchmark virb-image / segmentation / depth / ssl_evaluation.virb
+    "cifar100": cifar100,
+    "thor_num_steps": thor_num_steps,
+    "thor_egomotion": thor_egomotion,
+    "cityscapes": cityscapes,
+    "pets_masks": pets_masks,
+    "egohands": egohands,
+    "nyu_depth": nyu_depth,
+    "nyu_walkable": nyu_walkable,
+    "thor_depth": thor_depth,
+    "taskonomy_depth": taskonomy_depth,
+    "kinetics_frames": kinetics_frames,
+    "kitti_flow": kitti_flow,
     # low-shot, jigsaw, colorization
     "voc07_low_shot": voc_low_shot,
     "places205_low_shot": places_low_shot,
