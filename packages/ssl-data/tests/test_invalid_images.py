@@ -1,7 +1,12 @@
-"""Invalid images: replaced by a recent valid image not in the batch, counted, logged, limited."""
+"""Invalid images: replaced by a recent valid image not in the batch, counted, logged, limited.
+Every kind of bad file, written for real: truncated, empty, not an image, corrupt, decompression
+bombs (refused with the pixel limit, not warned about), garbled TIFF."""
 
+import io
 import logging
 import shutil
+import struct
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -111,3 +116,73 @@ def test_corrupt_openclipart_copies_counted_through_workers(tmp_path):
     count = sum(len(idx) for _, _, idx in loader)
     assert count == 10
     assert ds.num_invalid == 2 and ds.num_seen == 10
+
+
+def _png_chunk(kind: bytes, data: bytes) -> bytes:
+    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+
+
+def _bomb_png(width: int, height: int) -> bytes:
+    """A valid 1-bit black PNG of ``width x height``: a few kB that decode to width*height pixels."""
+    packer = zlib.compressobj(9)
+    row = b"\x00" + bytes((width + 7) // 8)
+    data = b"".join(packer.compress(row) for _ in range(height)) + packer.flush()
+    header = struct.pack(">IIBBBBB", width, height, 1, 0, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + _png_chunk(b"IHDR", header) + _png_chunk(b"IDAT", data) + _png_chunk(b"IEND", b"")
+
+
+def _encoded(fmt: str) -> bytes:
+    buf = io.BytesIO()
+    Image.fromarray(np.random.RandomState(0).randint(0, 255, (48, 48, 3), np.uint8)).save(buf, format=fmt)
+    return buf.getvalue()
+
+
+def _bad_files() -> dict[str, bytes]:
+    png, jpeg = _encoded("PNG"), _encoded("JPEG")
+    broken = bytearray(png)
+    broken[len(png) // 2] ^= 0xFF  # one flipped byte inside the compressed data
+    return {
+        "truncated.jpg": jpeg[: len(jpeg) // 2],
+        "truncated.png": png[: len(png) // 2],
+        "empty.png": b"",
+        "notes.jpg": b"these are my notes, not a JPEG\n",  # not an image, image extension
+        "corrupt.png": bytes(broken),
+        "bomb_warned.png": _bomb_png(10_000, 9_000),  # 90 M pixels: PIL only warns and decodes
+        "bomb_refused.png": _bomb_png(14_000, 13_000),  # 182 M pixels: over twice the limit
+        "garbled.tif": _encoded("TIFF")[:8] + b"\xff" * 40,
+    }
+
+
+def test_load_rgb_refuses_bombs_with_the_limit(tmp_path: Path) -> None:
+    import warnings
+
+    from ssl_data.sources import load_rgb
+
+    for name, size in (("warned.png", (10_000, 9_000)), ("refused.png", (14_000, 13_000))):
+        (tmp_path / name).write_bytes(_bomb_png(*size))
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")  # a warning instead of the error would fail the test
+            with pytest.raises(Image.DecompressionBombError) as err:
+                load_rgb(tmp_path / name)
+        pixels = f"{size[0] * size[1]:,}"
+        assert str(err.value).startswith(f"{tmp_path / name}: ") and pixels in str(err.value)
+        assert f"exceed the limit of {Image.MAX_IMAGE_PIXELS:,} (PIL.Image.MAX_IMAGE_PIXELS)" in str(err.value)
+
+
+@pytest.mark.parametrize("workers", [0, 2])
+def test_every_kind_of_bad_file_is_replaced_and_counted(tmp_path: Path, caplog, workers: int) -> None:
+    bad = _bad_files()
+    root = _folder(tmp_path, 12, {**bad, "png_named.jpg": _encoded("PNG")})  # a PNG called .jpg is fine
+    source = ImageFolderSource(root)
+    assert len(source) == 12 + len(bad) + 1
+    ds = SSLDataset(source, transform=lambda im: _as_tensor(im.resize((6, 6))), max_invalid_fraction=0.5)
+    loader = build_loader(ds, batch_size=7, num_workers=workers, shuffle=False, drop_last=False)
+    loader.set_epoch(0)
+    with caplog.at_level(logging.WARNING, logger="ssl_data.invalid_images"):
+        seen = [int(i) for _, _, idx in loader for i in idx]
+    assert sorted(seen) == list(range(len(source)))
+    assert ds.num_invalid == len(bad) and ds.num_seen == len(source)
+    if workers == 0:  # worker processes log in their own process
+        logged = " ".join(r.getMessage() for r in caplog.records)
+        assert all(name in logged for name in bad) and "png_named.jpg" not in logged
+        assert "DecompressionBombError" in logged and "PIL.Image.MAX_IMAGE_PIXELS" in logged
