@@ -2,31 +2,39 @@
 
 from ssl_train.__about__ import __version__
 from ssl_train.config import ConfigError, config_to_dict, config_to_yaml, load_config
-from ssl_train.data import EpochBatches, ImageSplit, load_split
-from ssl_train.loop import PretrainResult, TrainingDivergedError, pretrain, resolve_device
-from ssl_train.optim import LARS, build_optimizer
-from ssl_train.recipes import RECIPES, Recipe, get_recipe, list_recipes, normalize_images
-from ssl_train.schedules import cosine_with_warmup
+from ssl_train.loop import PretrainResult, TrainingDivergedError, TrainingInterrupted, pretrain
+from ssl_train.optim import LARC, LARS, ParamGroup, build_optimizer, default_param_groups
+from ssl_train.recipes import RECIPES, Batch, EpochContext, Method, Recipe, StepContext, get_recipe, list_recipes
+from ssl_train.run_lock import RunFolderLocked
+from ssl_train.runtime import resolve_device, resolve_precision
+from ssl_train.views import CropSpec, ViewPlan
 
 __all__ = [
+    "LARC",
     "LARS",
     "RECIPES",
+    "Batch",
     "ConfigError",
-    "EpochBatches",
-    "ImageSplit",
+    "CropSpec",
+    "EpochContext",
+    "Method",
+    "ParamGroup",
     "PretrainResult",
     "Recipe",
+    "RunFolderLocked",
+    "StepContext",
     "TrainingDivergedError",
+    "TrainingInterrupted",
+    "ViewPlan",
     "__version__",
     "build_optimizer",
     "config_to_dict",
     "config_to_yaml",
-    "cosine_with_warmup",
+    "default_param_groups",
     "get_recipe",
     "list_recipes",
     "load_config",
-    "load_split",
-    "normalize_images",
     "pretrain",
     "resolve_device",
+    "resolve_precision",
 ]

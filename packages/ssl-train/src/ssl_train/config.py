@@ -1,13 +1,15 @@
 """Typed recipe configs: OmegaConf structured configs over dataclasses.
 
-A recipe's config is a dataclass tree. `load_config` merges, in order, the recipe's defaults, an
-optional YAML file and dotted ``key=value`` overrides; unknown keys and values of the wrong type are
-rejected with a one-line :class:`ConfigError`.
+A recipe's config is a dataclass tree: the shared sections below (``data``, ``optim``,
+``schedule``, ``train``, ``monitor``) plus the method's own (``model``, ``loss``, ``views``...).
+`load_config` merges, in order, the recipe's defaults, an optional YAML file and dotted
+``key=value`` overrides; unknown keys and values of the wrong type are rejected with a one-line
+:class:`ConfigError`.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Sequence, TypeVar
 
@@ -15,12 +17,14 @@ from omegaconf import OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
 __all__ = [
-    "BenchmarkConfig",
+    "RESUME_SAFE_KEYS",
     "ConfigError",
     "DataConfig",
+    "MonitorConfig",
     "OptimConfig",
     "ScheduleConfig",
     "TrainConfig",
+    "config_differences",
     "config_to_dict",
     "config_to_yaml",
     "load_config",
@@ -37,41 +41,96 @@ class ConfigError(ValueError):
 class DataConfig:
     """Where pretraining images come from and how they are batched.
 
-    ``source`` is ``"fashion-mnist"`` (the Debian package's IDX files; scikit-learn's digits when
-    they are absent), ``"digits"``, or a folder of class sub-folders (ImageFolder layout, optionally
-    with ``train/`` and ``val/`` sub-folders).
+    ``source``: ``"fashion-mnist"`` (the Debian package's IDX files; scikit-learn's digits when they
+    are absent), ``"digits"``, or a folder of images (class sub-folders or flat; a ``train/``
+    sub-folder is used when present). Tensor data sets are held in memory and augmented in
+    batches on the training device; folders stream from disk through DataLoader workers.
     """
 
     source: str = "fashion-mnist"
     image_size: int = 28
+    """Side of the global crops: the resolution the trunk is trained and evaluated at."""
     batch_size: int = 256
+    """Images per rank and step (VISSL's BATCHSIZE_PER_REPLICA); the global batch is this times
+    the world size."""
     limit: int = 0
     """Use at most this many training images (class-balanced, seeded); 0 uses all."""
-    val_fraction: float = 0.2
-    """Held-out fraction for a single class-per-folder tree without train/ and val/ sub-folders."""
     num_workers: int = 2
+    """DataLoader workers for folder sources (tensor sources read in the main process)."""
+    invalid_max_fraction: float = 0.01
+    """Undecodable images are replaced (VISSL's way) and counted; the run stops past this fraction."""
 
 
 @dataclass
 class OptimConfig:
-    """Optimizer. ``lr`` is the learning rate at batch size 256 (scaled linearly with the batch)."""
+    """Optimizer, parameter groups and gradient handling (VISSL's OPTIMIZER block).
+
+    ``lr`` is the peak learning rate at ``reference_batch_size``; with ``auto_scale`` linear or
+    sqrt it is multiplied by ``(global batch / reference_batch_size)`` or its square root.
+    """
 
     name: str = "sgd"
+    """``sgd``, ``lars`` (You et al. 2017) or ``adamw``."""
     lr: float = 0.3
+    reference_batch_size: int = 256
+    auto_scale: str = "linear"
+    """``linear``, ``sqrt`` or ``none``: LR auto-scaling by the GLOBAL batch (VISSL auto_lr_scaling)."""
     momentum: float = 0.9
+    """SGD/LARS momentum; AdamW's beta1."""
+    beta2: float = 0.999
     weight_decay: float = 1e-4
     nesterov: bool = False
-    exclude_bias_and_norm: bool = True
-    """No weight decay (and no LARS adaptation) for biases and normalisation parameters."""
+    regularize_bn: bool = False
+    """Weight decay on normalisation parameters (VISSL regularize_bn, default False)."""
+    regularize_bias: bool = False
+    """Weight decay on biases (VISSL regularize_bias; VISSL's default is True, ours False)."""
+    non_regularized_params: list[str] = field(default_factory=list)
+    """Name substrings of further parameters without weight decay (VISSL non_regularized_parameters);
+    the trunk's own ``no_weight_decay()`` (position embeddings, class tokens) is always included."""
+    head_lr_scale: float = 1.0
+    """Learning rate of the heads relative to the trunk (VISSL head_optimizer_params)."""
+    head_weight_decay: float = -1.0
+    """Weight decay of the heads; negative uses ``weight_decay`` (VISSL use_different_wd)."""
+    use_larc: bool = False
+    """Wrap SGD in LARC (NVIDIA apex / VISSL semantics): per-parameter adaptive learning rate."""
+    larc_clip: bool = False
+    larc_trust_coefficient: float = 0.001
+    larc_eps: float = 1e-8
     lars_eta: float = 0.001
+    clip_grad_norm: float = 0.0
+    """Clip the global gradient norm to this value (0: off)."""
+    clip_grad_value: float = 0.0
+    """Clip every gradient element to [-v, v] (0: off)."""
 
 
 @dataclass
 class ScheduleConfig:
-    """Cosine learning-rate schedule with linear warmup, evaluated per step."""
+    """Learning-rate schedule: a linear warm-up, then one of VISSL's schedulers.
 
+    Values are fractions of the peak ``optim.lr``. ``name`` is ``constant``, ``cosine``,
+    ``cosine_warm_restart``, ``linear``, ``multistep``, ``step``, ``step_with_fixed_gamma`` or
+    ``inverse_sqrt`` (``ssl_train.schedules`` documents each formula).
+    """
+
+    name: str = "cosine"
     warmup_epochs: float = 1.0
-    final_lr_fraction: float = 0.0
+    warmup_start_fraction: float = 0.0
+    final_fraction: float = 0.0
+    """cosine / cosine_warm_restart / linear: the value at the end, as a fraction of the peak."""
+    update_interval: str = "step"
+    """``step`` or ``epoch`` (the value is held for a whole epoch)."""
+    milestones: list[float] = field(default_factory=lambda: [30.0, 60.0])
+    """multistep: epochs at which the next value starts."""
+    values: list[float] = field(default_factory=lambda: [1.0, 0.1, 0.01])
+    """multistep / step: fractions of the peak, one per interval."""
+    gamma: float = 0.1
+    num_decays: int = 2
+    """step_with_fixed_gamma: ``num_decays`` equal intervals after the first, each times ``gamma``."""
+    restart_interval_length: float = 0.5
+    wave_type: str = "half"
+    """cosine_warm_restart: restart every this fraction of training; ``half`` or ``full`` waves."""
+    inverse_sqrt_warmup_length: float = 0.1
+    """inverse_sqrt: held at the peak for this fraction of training, then ``~ 1 / sqrt(where)``."""
 
 
 @dataclass
@@ -80,33 +139,63 @@ class TrainConfig:
 
     epochs: int = 8
     seed: int = 0
-    precision: str = "fp32"
-    """``"fp32"`` or ``"bf16"`` (autocast). On CPUs without native bf16 (AVX2 only, like the
-    project's CI machines) bf16 convolutions run about 10x slower than fp32: keep fp32 there."""
+    precision: str = "auto"
+    """``auto``, ``fp32``, ``bf16`` or ``fp16`` (fp16 with a gradient scaler). ``auto``: bf16 on GPUs
+    that support it (else fp16), bf16 on CPUs with AVX512-BF16 or AMX, fp32 on other CPUs (where
+    bf16 convolutions are slower than fp32)."""
     device: str = "auto"
+    """``auto`` (CUDA when available), ``cpu``, ``cuda`` or ``cuda:N``."""
     checkpoint_every_steps: int = 0
-    """Also checkpoint every N steps (0: only at the end of each epoch)."""
+    """Also checkpoint every N steps (0: at the end of each epoch only)."""
     log_every_steps: int = 10
     threads: int = 0
-    """torch intra-op threads (0 keeps torch's default)."""
+    """torch intra-op threads (0: torch's default, or one per rank when several ranks share a host)."""
     tensorboard: bool = True
     channels_last: bool = False
-    """channels-last memory format (faster on GPUs and on CPUs with native bf16)."""
+    compile: bool = False
+    """``torch.compile`` the online model."""
+    sync_bn: bool = False
+    """SyncBatchNorm across ranks (ssl-models' CPU implementation under gloo, torch's on CUDA)."""
+    activation_checkpointing: bool = False
+    parallel: str = "auto"
+    """``auto`` (DDP when launched with several processes), ``ddp`` or ``none``."""
 
 
 @dataclass
-class BenchmarkConfig:
-    """Protocol of the benchmarks that ``ssl run`` performs after pretraining."""
+class MonitorConfig:
+    """Online kNN monitor: top-1 of a kNN classifier on held-out labelled images during training."""
 
-    knn_k: int = 200
-    knn_temperature: float = 0.1
-    linear_epochs: int = 30
-    linear_lr: float = 0.1
-    linear_batch_size: int = 1024
-    random_init_baseline: bool = True
-    batch_size: int = 512
-    clusters: int = 0
-    """k-means clusters of the clustering benchmark (0: as many as classes)."""
+    knn_every_epochs: int = 1
+    """Evaluate every N epochs (0: off)."""
+    train_samples: int = 5000
+    """Labelled training images that form the kNN memory (class-balanced, seeded)."""
+    test_samples: int = 2000
+    """Held-out images classified (the source's test split; a seeded split for folders)."""
+    k: int = 20
+    temperature: float = 0.07
+
+
+#: keys a resumed run may change: they do not alter what has been trained so far.
+RESUME_SAFE_KEYS: tuple[str, ...] = (
+    "train.epochs",
+    "train.checkpoint_every_steps",
+    "train.log_every_steps",
+    "train.tensorboard",
+    "train.threads",
+    "train.device",
+    "train.compile",
+    "data.num_workers",
+    "monitor.",
+)
+
+
+def _flatten(node: Any, prefix: str = "") -> dict[str, Any]:
+    if isinstance(node, dict):
+        out: dict[str, Any] = {}
+        for key, value in node.items():
+            out.update(_flatten(value, f"{prefix}{key}."))
+        return out
+    return {prefix[:-1]: node}
 
 
 def _flatten_keys(node: Any, prefix: str = "") -> list[str]:
@@ -119,9 +208,7 @@ def _flatten_keys(node: Any, prefix: str = "") -> list[str]:
     return keys
 
 
-def load_config(
-    defaults: T, overrides: Sequence[str] = (), config_file: str | Path | None = None
-) -> T:
+def load_config(defaults: T, overrides: Sequence[str] = (), config_file: str | Path | None = None) -> T:
     """Merge ``defaults`` (a dataclass instance), a YAML file and dotted overrides.
 
     Args:
@@ -145,11 +232,12 @@ def load_config(
             layers.append(OmegaConf.load(path))
         except Exception as exc:  # yaml errors carry multi-line text
             raise ConfigError(f"config file {path} is not valid YAML: {str(exc).splitlines()[0]}") from None
+    known = set(_flatten_keys(base))
     for item in overrides:
         if "=" not in item:
             raise ConfigError(f"override {item!r} is not of the form key=value")
         key = item.split("=", 1)[0].strip()
-        if key not in _flatten_keys(base):
+        if key not in known:
             raise ConfigError(
                 f"unknown key {key!r} for recipe config {type(defaults).__name__}; "
                 f"see `ssl recipes show` for the valid keys"
@@ -175,3 +263,13 @@ def config_to_yaml(config: Any) -> str:
     """A dataclass config as YAML text (what ``OUT/config.yaml`` holds)."""
     return OmegaConf.to_yaml(OmegaConf.structured(config))
 
+
+def config_differences(saved: dict[str, Any], current: dict[str, Any], safe: Sequence[str] = RESUME_SAFE_KEYS) -> list[str]:
+    """Dotted keys whose values differ between two config dicts, minus the ``safe`` ones.
+
+    A ``safe`` entry ending in ``.`` covers a whole section. Keys present in only one of the two
+    count as differences.
+    """
+    a, b = _flatten(saved), _flatten(current)
+    differ = sorted(k for k in set(a) | set(b) if a.get(k, "<missing>") != b.get(k, "<missing>"))
+    return [k for k in differ if not any(k == s or (s.endswith(".") and k.startswith(s)) for s in safe)]

@@ -2,31 +2,49 @@
 
 from __future__ import annotations
 
-import contextlib
 import math
+import signal
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any, Sequence
 
 import torch
+from torch import nn
 
+import ssl_models
 from ssl_train.atomic_text import write_text_atomic
-from ssl_train.checkpointing import FINAL_NAME, LAST_NAME, load_train_checkpoint
-from ssl_train.config import config_to_dict, config_to_yaml
-from ssl_train.data import EpochBatches, ImageSplit, load_split
-from ssl_train.hooks import CheckpointHook, Hook, ProgressHook, RunInfo, TensorboardHook
+from ssl_train.checkpointing import FINAL_NAME, LAST_NAME, check_resume_config, load_train_checkpoint, read_checkpoint, save_train_checkpoint
+from ssl_train.config import ConfigError, config_to_dict, config_to_yaml
+from ssl_train.distributed import DistInfo, all_gather_objects, init_distributed, shutdown_distributed
+from ssl_train.hooks import Hook, KNNMonitorHook, ProgressHook, RunInfo, TensorboardHook
+from ssl_train.lr_schedule import auto_scale_factor, build_lr_schedule
 from ssl_train.optim import build_optimizer
-from ssl_train.recipes import Batch, get_recipe
-from ssl_train.recipes.base import StepContext
-from ssl_train.schedules import cosine_with_warmup
+from ssl_train.recipes import get_recipe
+from ssl_train.recipes.base import EpochContext, Method, Recipe, StepContext
+from ssl_train.run_lock import RunLock
+from ssl_train.runtime import autocast_factory, resolve_device, resolve_precision, resolve_threads
+from ssl_train.schedules import Constant, Schedule, value_at_step
 from ssl_train.state import TrainState
+from ssl_train.training_data import TrainingData, build_training_data
 
-__all__ = ["PretrainResult", "TrainingDivergedError", "pretrain", "resolve_device"]
+__all__ = ["PretrainResult", "TrainingDivergedError", "TrainingInterrupted", "pretrain"]
 
 
 class TrainingDivergedError(RuntimeError):
     """The loss became NaN or infinite."""
+
+
+class TrainingInterrupted(RuntimeError):
+    """SIGINT or SIGTERM stopped the run at a safe point after saving a checkpoint.
+
+    ``exit_code`` is 130 (SIGINT) or 143 (SIGTERM); the message says where the checkpoint is.
+    """
+
+    def __init__(self, message: str, exit_code: int) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code
 
 
 @dataclass
@@ -41,152 +59,338 @@ class PretrainResult:
     final_loss: float
     checkpoint: Path
     train_images: int
+    data_description: str = ""
+    precision: str = "fp32"
+    images_per_second: float = 0.0
+    monitor_history: list[dict[str, float]] | None = None
+    invalid_images: int = 0
 
 
-def resolve_device(name: str) -> torch.device:
-    """``"auto"`` picks CUDA when available, else CPU; anything else is passed to ``torch.device``."""
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+def _check_config(cfg: Any) -> None:
+    if cfg.train.epochs <= 0:
+        raise ConfigError(f"train.epochs must be positive, got {cfg.train.epochs}")
+    if cfg.data.batch_size < 2:
+        raise ConfigError(f"data.batch_size must be >= 2 (contrastive and batch-normalised methods need pairs), got {cfg.data.batch_size}")
+    if not math.isfinite(cfg.optim.lr) or cfg.optim.lr <= 0:
+        raise ConfigError(f"optim.lr must be a positive finite number, got {cfg.optim.lr}")
+    if not math.isfinite(cfg.optim.weight_decay) or cfg.optim.weight_decay < 0:
+        raise ConfigError(f"optim.weight_decay must be >= 0, got {cfg.optim.weight_decay}")
+    for key in ("checkpoint_every_steps", "log_every_steps", "threads"):
+        if getattr(cfg.train, key) < 0:
+            raise ConfigError(f"train.{key} must be >= 0, got {getattr(cfg.train, key)}")
+    if cfg.optim.clip_grad_norm < 0 or cfg.optim.clip_grad_value < 0:
+        raise ConfigError("optim.clip_grad_norm and optim.clip_grad_value must be >= 0")
+
+
+def _check_crops(method: Method, device: torch.device) -> None:
+    """Every crop size goes through the trunk once (eval mode, no gradients): a trunk that cannot
+    take the recipe's crops fails here with one line, not at the first step."""
+    trunk = method.model.trunk
+    was_training = trunk.training
+    trunk.eval()
     try:
-        return torch.device(name)
-    except RuntimeError:
-        raise ValueError(f"unknown device {name!r}") from None
+        with torch.no_grad():
+            for size in sorted({c.size for c in method.views().crops}):
+                try:
+                    trunk(torch.zeros(1, 3, size, size, device=device))
+                except Exception as exc:  # any failure of the trunk on that size is the same user error
+                    first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+                    raise ConfigError(f"trunk {trunk.name!r} cannot take {size}x{size} crops: {first}") from None
+    finally:
+        trunk.train(was_training)
 
 
-def _autocast_factory(device: torch.device, precision: str) -> Callable[[], Any]:
-    if precision == "fp32":
-        return contextlib.nullcontext
-    if precision == "bf16":
-        return lambda: torch.autocast(device.type, dtype=torch.bfloat16)
-    raise ValueError(f"train.precision must be 'bf16' or 'fp32', got {precision!r}")
+class _StopSignal:
+    """SIGINT/SIGTERM set a flag; the loop stops at the next safe point (after a step)."""
+
+    def __init__(self) -> None:
+        self.signum: int | None = None
+        self._previous: dict[int, Any] = {}
+
+    def __enter__(self) -> _StopSignal:
+        import threading
+
+        if threading.current_thread() is threading.main_thread():
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                self._previous[sig] = signal.signal(sig, self._handle)
+        return self
+
+    def _handle(self, signum: int, frame: Any) -> None:
+        if self.signum is not None:  # a second signal: stop at once
+            raise KeyboardInterrupt
+        self.signum = signum
+
+    def __exit__(self, *exc: Any) -> None:
+        for sig, handler in self._previous.items():
+            signal.signal(sig, handler)
+
+
+def _features_for(data: TrainingData, info: DistInfo, device: torch.device, batch_size: int):
+    def features(module: nn.Module) -> tuple[torch.Tensor, torch.Tensor]:
+        images, indices = data.ordered(info.rank, info.world_size, batch_size)
+        was = module.training
+        module.eval()
+        parts = []
+        with torch.no_grad():
+            for x, _ in images.batches():
+                parts.append(module(x.to(device)).float())
+        module.train(was)
+        feats = torch.cat(parts) if parts else torch.zeros(0)
+        if info.world_size > 1:
+            gathered = all_gather_objects((feats.cpu(), indices), info)
+            feats = torch.cat([f for f, _ in gathered]).to(device)
+            indices = torch.cat([i for _, i in gathered])
+        return feats, indices
+
+    return features
 
 
 def pretrain(
-    recipe_name: str,
+    recipe: str | Recipe,
     config: Any,
     out_dir: str | Path,
     resume: bool = False,
     progress: bool = True,
-    train_split: ImageSplit | None = None,
     hooks: Sequence[Hook] = (),
 ) -> PretrainResult:
-    """Pretrain with a recipe and write checkpoints, TensorBoard logs and the resolved config.
+    """Pretrain with a recipe; write checkpoints, TensorBoard logs and the resolved config.
 
     Args:
-        recipe_name: a name from ``ssl_train.list_recipes()``.
+        recipe: a name from ``ssl_train.list_recipes()``, ``"package.module:ATTR"``, or a Recipe.
         config: the recipe's config dataclass (see ``ssl_train.load_config``).
         out_dir: run folder; ``checkpoints/``, ``tensorboard/`` and ``config.yaml`` go there.
-        resume: continue from ``OUT/checkpoints/last.pt`` when it exists.
-        progress: show a progress bar with ETA on stderr.
-        train_split: images to train on; loaded from ``config.data`` when omitted.
-        hooks: further hooks, called after the built-in ones.
+        resume: continue from ``OUT/checkpoints/last.pt`` (which must exist, written with the
+            same config except resume-safe keys).
+        progress: show a progress bar with ETA and images/s on stderr.
+        hooks: further hooks (rank 0), called after the built-in ones.
 
     Returns:
-        A :class:`PretrainResult` with the trained trunk (in eval mode, on the CPU).
+        A :class:`PretrainResult` with the trained trunk (eval mode, on the CPU).
+
+    Raises:
+        ConfigError: bad values, unknown device, a trunk that cannot take the recipe's crops or
+            arguments, a resume with a changed config or without a checkpoint.
+        TrainingDivergedError: the loss became NaN/Inf.
+        TrainingInterrupted: SIGINT/SIGTERM (a checkpoint was saved first).
+        RunFolderLocked: another live run uses ``out_dir``.
     """
-    recipe = get_recipe(recipe_name)
+    spec = recipe if isinstance(recipe, Recipe) else get_recipe(recipe)
     cfg = config
     out = Path(out_dir)
-    device = resolve_device(cfg.train.device)
-    autocast = _autocast_factory(device, cfg.train.precision)
-    if cfg.train.threads > 0:
-        torch.set_num_threads(cfg.train.threads)
-    if cfg.train.epochs <= 0:
-        raise ValueError(f"train.epochs must be positive, got {cfg.train.epochs}")
+    _check_config(cfg)
+    last = out / "checkpoints" / LAST_NAME
+    if resume and not last.is_file():
+        raise ConfigError(f"--resume: no checkpoint to resume in {last}")
+    device_type = "cuda" if cfg.train.device.startswith("cuda") or (cfg.train.device == "auto" and torch.cuda.is_available()) else "cpu"
+    info = init_distributed(cfg.train.parallel, device_type)
+    try:
+        return _run(spec, cfg, out, resume, progress, hooks, info)
+    finally:
+        shutdown_distributed(info)
 
-    if train_split is None:
-        train_split = load_split(
-            cfg.data.source, "train", cfg.data.image_size, cfg.data.limit, cfg.data.val_fraction,
-            cfg.train.seed, cfg.data.num_workers,
-        )
-    batches = EpochBatches(len(train_split), cfg.data.batch_size, seed=cfg.train.seed)
+
+def _run(spec: Recipe, cfg: Any, out: Path, resume: bool, progress: bool, hooks: Sequence[Hook], info: DistInfo) -> PretrainResult:
+    device = resolve_device(cfg.train.device, info.local_rank)
+    if device.type == "cuda":
+        torch.cuda.set_device(device)
+    precision = resolve_precision(cfg.train.precision, device)
+    autocast = autocast_factory(device, precision)
+    torch.set_num_threads(resolve_threads(cfg.train.threads, info.local_world_size))
+    config_dict = config_to_dict(cfg)
 
     torch.manual_seed(cfg.train.seed)
-    parts = recipe.build(cfg).to(device)
-    memory_format = torch.channels_last if cfg.train.channels_last else torch.contiguous_format
-    for module in parts.trained_modules():
-        module.to(memory_format=memory_format)
-    lr_peak = cfg.optim.lr * cfg.data.batch_size / 256
+    method = spec.build(cfg)
+    if cfg.train.sync_bn and info.world_size > 1:
+        method.model = ssl_models.convert_sync_batchnorm(method.model, group_size=0)
+    if cfg.train.activation_checkpointing:
+        method.model.trunk.set_activation_checkpointing(True)
+    method.to(device)
+    if cfg.train.channels_last:
+        method.to(memory_format=torch.channels_last)
+    _check_crops(method, device)
+    plan = method.views()
+    data = build_training_data(
+        cfg.data.source, plan, image_size=cfg.data.image_size, batch_size=cfg.data.batch_size, seed=cfg.train.seed,
+        limit=cfg.data.limit, num_workers=cfg.data.num_workers, invalid_max_fraction=cfg.data.invalid_max_fraction,
+        rank=info.rank, world_size=info.world_size,
+    )  # fmt: skip
+    steps_per_epoch = len(data.loader)
+    total_steps = cfg.train.epochs * steps_per_epoch
+    global_batch = cfg.data.batch_size * info.world_size
+    peak_lr = cfg.optim.lr * auto_scale_factor(cfg.optim.auto_scale, global_batch, cfg.optim.reference_batch_size)
+    schedules: dict[str, Schedule] = {"lr": build_lr_schedule(cfg.schedule, cfg.train.epochs, peak_lr)}
+    method_schedules = method.schedules()
+    if "lr" in method_schedules:
+        raise ConfigError(f"recipe {spec.name} declares an 'lr' schedule; the learning rate belongs to the schedule section")
+    schedules.setdefault("weight_decay", Constant(cfg.optim.weight_decay))
+    schedules.update(method_schedules)
+    per_epoch = steps_per_epoch if cfg.schedule.update_interval == "epoch" else 0
+
     optimizer = build_optimizer(
-        cfg.optim.name, parts.trained_modules(), lr=lr_peak, momentum=cfg.optim.momentum,
-        weight_decay=cfg.optim.weight_decay, nesterov=cfg.optim.nesterov,
-        exclude_bias_and_norm=cfg.optim.exclude_bias_and_norm, lars_eta=cfg.optim.lars_eta,
-    )
-    generator = torch.Generator(device=device).manual_seed(cfg.train.seed + 1)
-    state = TrainState(parts=parts, optimizer=optimizer, generator=generator)
-    last = out / "checkpoints" / LAST_NAME
-    if resume and last.is_file():
-        load_train_checkpoint(last, state, recipe_name)
+        cfg.optim.name, method.param_groups(cfg.optim), lr=peak_lr, weight_decay=cfg.optim.weight_decay,
+        momentum=cfg.optim.momentum, beta2=cfg.optim.beta2, nesterov=cfg.optim.nesterov, lars_eta=cfg.optim.lars_eta,
+        use_larc=cfg.optim.use_larc, larc_clip=cfg.optim.larc_clip,
+        larc_trust_coefficient=cfg.optim.larc_trust_coefficient, larc_eps=cfg.optim.larc_eps,
+    )  # fmt: skip
+    scaler = torch.amp.GradScaler(device.type) if precision == "fp16" else None
+    state = TrainState(method, optimizer, data.loader, scaler, world_size=info.world_size)
 
-    config_dict = config_to_dict(cfg)
-    write_text_atomic(out / "config.yaml", config_to_yaml(cfg))
-    total_steps = cfg.train.epochs * len(batches)
-    warmup_steps = min(total_steps, round(cfg.schedule.warmup_epochs * len(batches)))
-    run = RunInfo(state, recipe_name, config_dict, out, len(batches), total_steps, cfg.train.epochs)
-    all_hooks: list[Hook] = [ProgressHook(enabled=progress), CheckpointHook(cfg.train.checkpoint_every_steps)]
-    if cfg.train.tensorboard:
-        all_hooks.append(TensorboardHook(cfg.train.log_every_steps))
-    all_hooks.extend(hooks)
+    lock = RunLock(out) if info.is_main else None
+    if lock is not None:
+        lock.acquire()
+    try:
+        if resume:
+            payload = read_checkpoint(out / "checkpoints" / LAST_NAME, spec.name)
+            check_resume_config(payload, config_dict, out / "checkpoints" / LAST_NAME)
+            load_train_checkpoint(payload, state, rank=info.rank)
+            del payload
+        if info.is_main:
+            write_text_atomic(out / "config.yaml", config_to_yaml(cfg))
+        return _train(spec, cfg, out, progress, hooks, info, device, precision, autocast, method, data, state,
+                      schedules, per_epoch, steps_per_epoch, total_steps, global_batch, config_dict)  # fmt: skip
+    finally:
+        if lock is not None:
+            lock.release()
 
-    images_all = train_split.images
+
+def _train(
+    spec: Recipe, cfg: Any, out: Path, progress: bool, hooks: Sequence[Hook], info: DistInfo, device: torch.device,
+    precision: str, autocast: Any, method: Method, data: TrainingData, state: TrainState, schedules: dict[str, Schedule],
+    per_epoch: int, steps_per_epoch: int, total_steps: int, global_batch: int, config_dict: dict[str, Any],
+) -> PretrainResult:  # fmt: skip
+    optimizer, scaler = state.optimizer, state.scaler
+    model: nn.Module = method.model
+    if info.distributed:
+        model = torch.nn.parallel.DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
+    if cfg.train.compile:
+        model = torch.compile(model)  # type: ignore[assignment]
+
+    run = RunInfo(state, spec.name, config_dict, out, steps_per_epoch, total_steps, cfg.train.epochs, global_batch,
+                  data.description, precision, str(device))  # fmt: skip
+    all_hooks: list[Hook] = []
+    if info.is_main:
+        if cfg.monitor.knn_every_epochs > 0:
+            sets = data.monitor_sets(cfg.monitor.train_samples, cfg.monitor.test_samples, 512, cfg.train.seed)
+            if sets is not None:
+                all_hooks.append(KNNMonitorHook(method.model.trunk, sets[0], sets[1], device,
+                                                cfg.monitor.knn_every_epochs, cfg.monitor.k, cfg.monitor.temperature))  # fmt: skip
+        all_hooks.append(ProgressHook(enabled=progress))
+        if cfg.train.tensorboard:
+            all_hooks.append(TensorboardHook(cfg.train.log_every_steps))
+        all_hooks.extend(hooks)
+
+    def save(path_name: str = LAST_NAME) -> None:
+        ranks = all_gather_objects(state.rank_state(), info)
+        if info.is_main:
+            save_train_checkpoint(state, spec.name, config_dict, out / "checkpoints" / path_name, rank_states=ranks)
+
     for hook in all_hooks:
         hook.on_start(run)
     completed = False
     started = time.perf_counter() - state.elapsed_seconds
+    window_start, window_steps = time.perf_counter(), 0
+    features = _features_for(data, info, device, 512)
+    peak_lr = _peak(schedules["lr"])
+    method.train()
     try:
-        for module in parts.trained_modules():
-            module.train()
-        while state.epoch < cfg.train.epochs:
-            for idx in batches.epoch(state.epoch, start=state.batch_in_epoch):
-                run.lr = cosine_with_warmup(
-                    state.step, total_steps, warmup_steps, lr_peak, lr_peak * cfg.schedule.final_lr_fraction
-                )
-                for group in optimizer.param_groups:
-                    group["lr"] = run.lr
-                batch = Batch(
-                    images_all[idx].to(device, non_blocking=True).contiguous(memory_format=memory_format),
-                    train_split.labels[idx].to(device),
-                    idx.to(device),
-                )
-                ctx = StepContext(generator, state.step, state.epoch, total_steps, autocast)
-                metrics = recipe.step(batch, parts, ctx)
-                loss = metrics["loss"]
-                loss_value = float(loss.detach())
-                if not math.isfinite(loss_value):
-                    raise TrainingDivergedError(
-                        f"loss is {loss_value} at step {state.step} (epoch {state.epoch + 1}); "
-                        "lower optim.lr or use train.precision=fp32"
-                    )
-                optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                optimizer.step()
-                state.step += 1
-                state.batch_in_epoch += 1
-                state.loss_history.append(loss_value)
+        with _StopSignal() as stop:
+            while state.epoch < cfg.train.epochs:
+                if state.batch_in_epoch == 0:
+                    data.loader.set_epoch(state.epoch)
+                    method.on_epoch_start(EpochContext(state.epoch, device, features, info.rank, info.world_size))
+                for raw in data.loader:
+                    values = {k: value_at_step(s, state.step, total_steps, per_epoch if k == "lr" else 0) for k, s in schedules.items()}
+                    for group in optimizer.param_groups:
+                        group["lr"] = (peak_lr if group["fixed_lr"] else values["lr"]) * group["lr_scale"]
+                        group["weight_decay"] = values["weight_decay"] if group["wd_fixed"] is None else group["wd_fixed"]
+                    batch = data.to_batch(raw, state.epoch, device)
+                    ctx = StepContext(model, state.step, state.epoch, steps_per_epoch, total_steps, values, autocast,
+                                      device, info.rank, info.world_size)  # fmt: skip
+                    metrics = method.step(batch, ctx)
+                    loss = metrics["loss"]
+                    loss_value = float(loss.detach())
+                    if not math.isfinite(loss_value):
+                        raise TrainingDivergedError(
+                            f"loss is {loss_value} at step {state.step} (epoch {state.epoch + 1}); "
+                            "lower optim.lr or use train.precision=fp32"
+                        )
+                    optimizer.zero_grad(set_to_none=True)
+                    if scaler is not None:
+                        scaler.scale(loss).backward()
+                        scaler.unscale_(optimizer)
+                    else:
+                        loss.backward()
+                    method.after_backward(ctx)
+                    params = [p for g in optimizer.param_groups for p in g["params"] if p.grad is not None]
+                    if cfg.optim.clip_grad_value > 0:
+                        torch.nn.utils.clip_grad_value_(params, cfg.optim.clip_grad_value)
+                    if cfg.optim.clip_grad_norm > 0:
+                        torch.nn.utils.clip_grad_norm_(params, cfg.optim.clip_grad_norm)
+                    if scaler is not None:
+                        scaler.step(optimizer)
+                        scaler.update()
+                    else:
+                        optimizer.step()
+                    method.after_optimizer_step(ctx)
+                    state.step += 1
+                    state.batch_in_epoch += 1
+                    state.loss_history.append(loss_value)
+                    state.elapsed_seconds = time.perf_counter() - started
+                    window_steps += 1
+                    if window_steps >= max(1, cfg.train.log_every_steps):
+                        now = time.perf_counter()
+                        run.images_per_second = window_steps * global_batch / max(now - window_start, 1e-9)
+                        window_start, window_steps = now, 0
+                    run.values = values
+                    floats = {k: float(v.detach()) for k, v in metrics.items()}
+                    for hook in all_hooks:
+                        hook.on_step_end(run, floats)
+                    every = cfg.train.checkpoint_every_steps
+                    if every and state.step % every == 0 and state.batch_in_epoch < steps_per_epoch:
+                        save()
+                    if stop.signum is not None:
+                        break
+                if stop.signum is not None and state.batch_in_epoch < steps_per_epoch:
+                    save()
+                    code = 130 if stop.signum == signal.SIGINT else 143
+                    where = out / "checkpoints" / LAST_NAME
+                    raise TrainingInterrupted(
+                        f"interrupted at step {state.step} (epoch {state.epoch + 1}); checkpoint saved to {where}; "
+                        f"resume with: ssl pretrain {spec.name} --out {out} --resume", code,
+                    )  # fmt: skip
+                state.epoch += 1
+                state.batch_in_epoch = 0
                 state.elapsed_seconds = time.perf_counter() - started
-                floats = {k: float(v.detach()) for k, v in metrics.items()}
                 for hook in all_hooks:
-                    hook.on_step_end(run, floats)
-            state.epoch += 1
-            state.batch_in_epoch = 0
-            state.elapsed_seconds = time.perf_counter() - started
-            for hook in all_hooks:
-                hook.on_epoch_end(run)
+                    hook.on_epoch_end(run)
+                save()
+                if stop.signum is not None and state.epoch < cfg.train.epochs:
+                    raise TrainingInterrupted(
+                        f"interrupted after epoch {state.epoch}; checkpoint saved to {out / 'checkpoints' / LAST_NAME}; "
+                        f"resume with: ssl pretrain {spec.name} --out {out} --resume",
+                        130 if stop.signum == signal.SIGINT else 143,
+                    )  # fmt: skip
         completed = True
     finally:
         for hook in all_hooks:
             hook.on_end(run, completed)
 
-    trunk = parts.trunk.to("cpu", memory_format=torch.contiguous_format).eval()
+    if info.is_main:
+        save_train_checkpoint(state, spec.name, config_dict, out / "checkpoints" / FINAL_NAME, with_train_state=False)
+    trunk = method.model.trunk.to("cpu", memory_format=torch.contiguous_format).eval()
     history = state.loss_history
-    tail = history[-len(batches):] if history else [float("nan")]
+    tail = history[-steps_per_epoch:] if history else [float("nan")]
+    if data.num_invalid:
+        print(f"ssl: {data.num_invalid} undecodable image(s) were replaced during training", file=sys.stderr, flush=True)
     return PretrainResult(
-        trunk=trunk,
-        loss_history=history,
-        epochs=state.epoch,
-        steps=state.step,
-        minutes=state.elapsed_seconds / 60,
-        final_loss=sum(tail) / len(tail),
-        checkpoint=out / "checkpoints" / FINAL_NAME,
-        train_images=len(train_split),
-    )
+        trunk=trunk, loss_history=history, epochs=state.epoch, steps=state.step, minutes=state.elapsed_seconds / 60,
+        final_loss=sum(tail) / len(tail), checkpoint=out / "checkpoints" / FINAL_NAME, train_images=data.num_images,
+        data_description=data.description, precision=precision,
+        images_per_second=state.step * global_batch / max(state.elapsed_seconds, 1e-9),
+        monitor_history=list(state.monitor_history), invalid_images=data.num_invalid,
+    )  # fmt: skip
+
+
+def _peak(schedule: Schedule) -> float:
+    """The largest value of a schedule over training (sampled), for fixed-lr groups."""
+    return max(schedule(i / 1000) for i in range(1001))

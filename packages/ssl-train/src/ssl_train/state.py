@@ -7,57 +7,84 @@ from typing import Any
 
 import torch
 
-from ssl_train.recipes.base import MethodParts
+from ssl_train.recipes.base import Method
 
 __all__ = ["TrainState"]
 
 
 @dataclass
 class TrainState:
-    """Counters and history of a run, plus references to the stateful objects it checkpoints.
+    """Counters and history of a run, plus the stateful objects it checkpoints.
 
-    A checkpoint is exactly :meth:`state_dict`: every module of the method (trunk, heads, loss
-    buffers such as queues or centers, momentum encoders), the optimizer, the step/epoch/position in
-    the epoch, the random generators and the loss history. Schedules are pure functions of ``step``.
+    A checkpoint is exactly :meth:`state_dict`: the method (online model, teachers, loss buffers
+    such as queues, centers and memory banks), the optimizer, the gradient scaler, the loader's
+    position, the CPU and CUDA random states, step / epoch / position in the epoch, the loss
+    history and the monitor's history. Schedules are pure functions of the step.
     """
 
-    parts: MethodParts
-    optimizer: torch.optim.Optimizer
-    generator: torch.Generator
+    method: Method
+    optimizer: Any
+    loader: Any
+    scaler: torch.amp.GradScaler | None = None
     step: int = 0
     epoch: int = 0
     batch_in_epoch: int = 0
     elapsed_seconds: float = 0.0
     loss_history: list[float] = field(default_factory=list)
+    monitor_history: list[dict[str, float]] = field(default_factory=list)
+    world_size: int = 1
 
-    def state_dict(self) -> dict[str, Any]:
-        """Tensors and plain containers only (loadable with ``torch.load(weights_only=True)``)."""
+    def rank_state(self) -> dict[str, Any]:
+        """What differs between ranks: the loader's position and the random states."""
+        rng: dict[str, Any] = {"torch": torch.get_rng_state()}
+        if torch.cuda.is_available() and torch.cuda.is_initialized():
+            rng["cuda"] = torch.cuda.get_rng_state()
+        return {"loader": self.loader.state_dict(), "rng": rng}
+
+    def state_dict(self, rank_states: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+        """Tensors and plain containers only (loadable with ``torch.load(weights_only=True)``).
+
+        ``rank_states``: every rank's :meth:`rank_state` (gathered by the caller); this rank's only
+        when omitted.
+        """
         return {
             "step": self.step,
             "epoch": self.epoch,
             "batch_in_epoch": self.batch_in_epoch,
             "elapsed_seconds": self.elapsed_seconds,
             "loss_history": list(self.loss_history),
-            "modules": {name: m.state_dict() for name, m in self.parts.all_modules().items()},
+            "monitor_history": [dict(m) for m in self.monitor_history],
+            "world_size": self.world_size,
+            "method": self.method.state_dict(),
             "optimizer": self.optimizer.state_dict(),
-            "rng": {"torch": torch.get_rng_state(), "augment": self.generator.get_state()},
+            "scaler": self.scaler.state_dict() if self.scaler is not None else None,
+            "ranks": rank_states if rank_states is not None else [self.rank_state()],
         }
 
-    def load_state_dict(self, state: dict[str, Any]) -> None:
-        """Restore what :meth:`state_dict` saved; raises ``ValueError`` if the modules differ."""
-        modules = self.parts.all_modules()
-        saved = state["modules"]
-        if set(saved) != set(modules):
+    def load_state_dict(self, state: dict[str, Any], rank: int = 0) -> None:
+        """Restore what :meth:`state_dict` saved (this rank's loader and random states).
+
+        Raises ``ValueError`` when the checkpoint was written by another world size (the data
+        shards and per-rank states would not match: a resume must use the same number of ranks).
+        """
+        saved_world = int(state.get("world_size", 1))
+        if saved_world != self.world_size:
             raise ValueError(
-                f"checkpoint holds modules {sorted(saved)}, this recipe builds {sorted(modules)}"
+                f"the checkpoint was written by {saved_world} process(es), this run has {self.world_size}; "
+                "resume with the same number of processes"
             )
-        for name, module in modules.items():
-            module.load_state_dict(saved[name])
+        self.method.load_state_dict(state["method"])
         self.optimizer.load_state_dict(state["optimizer"])
-        torch.set_rng_state(state["rng"]["torch"])
-        self.generator.set_state(state["rng"]["augment"])
+        if self.scaler is not None and state.get("scaler"):
+            self.scaler.load_state_dict(state["scaler"])
+        mine = state["ranks"][rank]
+        self.loader.load_state_dict(mine["loader"])
+        torch.set_rng_state(mine["rng"]["torch"])
+        if "cuda" in mine["rng"] and torch.cuda.is_available():
+            torch.cuda.set_rng_state(mine["rng"]["cuda"])
         self.step = int(state["step"])
         self.epoch = int(state["epoch"])
         self.batch_in_epoch = int(state["batch_in_epoch"])
         self.elapsed_seconds = float(state["elapsed_seconds"])
         self.loss_history = [float(x) for x in state["loss_history"]]
+        self.monitor_history = [dict(m) for m in state.get("monitor_history", [])]

@@ -1,8 +1,8 @@
-"""Hook interface: things that happen around the loop (logging, checkpoints), never method logic."""
+"""Hook interface: things that happen around the loop (logging, monitoring), never method logic."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +13,7 @@ __all__ = ["Hook", "RunInfo"]
 
 @dataclass
 class RunInfo:
-    """What hooks may read about the run."""
+    """What hooks may read about the run (hooks run on rank 0 only)."""
 
     state: TrainState
     recipe_name: str
@@ -22,7 +22,14 @@ class RunInfo:
     steps_per_epoch: int
     total_steps: int
     epochs: int
-    lr: float = 0.0
+    global_batch: int
+    data_description: str = ""
+    precision: str = "fp32"
+    device: str = "cpu"
+    values: dict[str, float] = field(default_factory=dict)
+    """The schedules' values at the last step (``lr``, ``weight_decay``, method schedules)."""
+    images_per_second: float = 0.0
+    """Training throughput over the last ``log_every_steps`` steps (all ranks)."""
 
 
 class Hook:
@@ -35,7 +42,8 @@ class Hook:
         """After every optimizer step; ``metrics`` are plain floats."""
 
     def on_epoch_end(self, run: RunInfo) -> None:
-        """After the last step of every epoch (``run.state.epoch`` already counts it)."""
+        """After the last step of every epoch (``run.state.epoch`` already counts it), before
+        the epoch's checkpoint is written."""
 
     def on_end(self, run: RunInfo, completed: bool) -> None:
-        """When the loop stops; ``completed`` is False when it stopped on an error."""
+        """When the loop stops; ``completed`` is False when it stopped on an error or a signal."""

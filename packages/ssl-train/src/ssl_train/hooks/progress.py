@@ -24,11 +24,11 @@ class ProgressHook(Hook):
         self._epoch_losses: list[float] = []
 
     def on_start(self, run: RunInfo) -> None:
-        self.log(
-            f"pretrain {run.recipe_name}: {run.epochs} epochs x {run.steps_per_epoch} steps "
-            f"(resuming at step {run.state.step})" if run.state.step else
-            f"pretrain {run.recipe_name}: {run.epochs} epochs x {run.steps_per_epoch} steps"
+        head = (
+            f"pretrain {run.recipe_name}: {run.epochs} epochs x {run.steps_per_epoch} steps, global batch "
+            f"{run.global_batch}, {run.precision} on {run.device}; data: {run.data_description}"
         )
+        self.log(f"{head} (resuming at step {run.state.step})" if run.state.step else head)
         if not self.enabled:
             return
         self._progress = Progress(
@@ -50,7 +50,10 @@ class ProgressHook(Hook):
     def on_step_end(self, run: RunInfo, metrics: dict[str, float]) -> None:
         self._epoch_losses.append(metrics["loss"])
         if self._progress is not None:
-            status = f"epoch {run.state.epoch + 1}/{run.epochs} loss {metrics['loss']:.4f} lr {run.lr:.4g}"
+            status = (
+                f"epoch {run.state.epoch + 1}/{run.epochs} loss {metrics['loss']:.4f} "
+                f"lr {run.values.get('lr', 0.0):.4g} {run.images_per_second:,.0f} img/s"
+            )
             self._progress.update(self._task, completed=run.state.step, status=status)
 
     def on_epoch_end(self, run: RunInfo) -> None:
@@ -60,6 +63,9 @@ class ProgressHook(Hook):
             f"epoch {run.state.epoch}/{run.epochs}: mean loss {mean:.4f}, "
             f"{run.state.elapsed_seconds / 60:.1f} min elapsed"
         )
+        last = run.state.monitor_history[-1] if run.state.monitor_history else None
+        if last is not None and int(last["epoch"]) == run.state.epoch:
+            message += f", online kNN top-1 {last['knn_top1']:.2f} %"
         if self._progress is not None:
             self._progress.console.print(message)
         else:

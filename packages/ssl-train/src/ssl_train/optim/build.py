@@ -1,72 +1,67 @@
-"""Build an optimizer from plain arguments, with biases and norms kept out of weight decay."""
+"""Build the optimizer from parameter groups: SGD, LARS, AdamW, optionally wrapped in LARC."""
 
 from __future__ import annotations
 
-from typing import Iterable
+from typing import Any, Sequence
 
 import torch
-from torch import nn
 
+from ssl_train.optim.larc import LARC
 from ssl_train.optim.lars import LARS
+from ssl_train.optim.param_groups import ParamGroup
 
-__all__ = ["OPTIMIZERS", "build_optimizer", "split_decay_groups"]
+__all__ = ["OPTIMIZERS", "build_optimizer"]
 
 OPTIMIZERS = ("sgd", "lars", "adamw")
 
 
-def split_decay_groups(modules: Iterable[nn.Module]) -> tuple[list[nn.Parameter], list[nn.Parameter]]:
-    """Trainable parameters split into (decayed, not decayed): 1-d tensors (biases, norms) go second."""
-    decay: list[nn.Parameter] = []
-    no_decay: list[nn.Parameter] = []
-    seen: set[int] = set()
-    for module in modules:
-        for p in module.parameters():
-            if not p.requires_grad or id(p) in seen:
-                continue
-            seen.add(id(p))
-            (no_decay if p.ndim <= 1 else decay).append(p)
-    return decay, no_decay
-
-
 def build_optimizer(
     name: str,
-    modules: Iterable[nn.Module],
+    groups: Sequence[ParamGroup],
+    *,
     lr: float,
+    weight_decay: float,
     momentum: float = 0.9,
-    weight_decay: float = 0.0,
+    beta2: float = 0.999,
     nesterov: bool = False,
-    exclude_bias_and_norm: bool = True,
     lars_eta: float = 0.001,
-) -> torch.optim.Optimizer:
-    """An optimizer over the trainable parameters of ``modules``.
+    use_larc: bool = False,
+    larc_clip: bool = False,
+    larc_trust_coefficient: float = 0.001,
+    larc_eps: float = 1e-8,
+) -> Any:
+    """An optimizer whose torch param groups carry the :class:`ParamGroup` fields.
+
+    Each torch group holds ``name``, ``lr_scale``, ``fixed_lr``, ``wd_fixed`` (``None`` or the
+    fixed weight decay) and ``lars_exclude`` beside torch's keys; the trainer sets ``lr`` and
+    ``weight_decay`` of every group at every step from the schedules.
 
     Args:
         name: ``"sgd"``, ``"lars"`` or ``"adamw"``.
-        modules: modules whose parameters are optimised (shared parameters counted once).
-        lr: initial learning rate (schedules overwrite it every step).
-        momentum: SGD/LARS momentum (AdamW's beta1).
-        weight_decay: weight decay.
-        nesterov: Nesterov momentum (SGD only).
-        exclude_bias_and_norm: 1-d parameters get no weight decay (and no LARS adaptation).
-        lars_eta: LARS trust coefficient.
+        groups: parameter groups (see ``default_param_groups``).
+        lr, weight_decay: initial values (the trainer overwrites them each step).
+        momentum: SGD/LARS momentum, AdamW's beta1; ``beta2``: AdamW's beta2.
+        use_larc: wrap SGD in :class:`LARC` (apex semantics; SGD only, as in VISSL).
     """
     if name not in OPTIMIZERS:
         raise ValueError(f"unknown optimizer {name!r}; choose one of {', '.join(OPTIMIZERS)}")
-    decay, no_decay = split_decay_groups(modules)
-    if not decay and not no_decay:
-        raise ValueError("no trainable parameters to optimise")
-    if exclude_bias_and_norm:
-        groups = [
-            {"params": decay, "weight_decay": weight_decay, "lars_exclude": False},
-            {"params": no_decay, "weight_decay": 0.0, "lars_exclude": True},
-        ]
-    else:
-        groups = [{"params": decay + no_decay, "weight_decay": weight_decay, "lars_exclude": False}]
-    groups = [g for g in groups if g["params"]]
-    if name == "lars":
-        return LARS(groups, lr=lr, momentum=momentum, weight_decay=weight_decay, eta=lars_eta)
+    if use_larc and name != "sgd":
+        raise ValueError(f"optim.use_larc wraps SGD only (as in VISSL), not {name!r}")
+    torch_groups = []
     for g in groups:
-        g.pop("lars_exclude")
-    if name == "sgd":
-        return torch.optim.SGD(groups, lr=lr, momentum=momentum, nesterov=nesterov)
-    return torch.optim.AdamW(groups, lr=lr, betas=(momentum, 0.999))
+        if not g.params:
+            continue
+        torch_groups.append({
+            "params": list(g.params), "name": g.name, "lr": lr * g.lr_scale, "lr_scale": g.lr_scale,
+            "fixed_lr": g.fixed_lr, "wd_fixed": g.weight_decay,
+            "weight_decay": weight_decay if g.weight_decay is None else g.weight_decay,
+            "lars_exclude": not g.adapt,
+        })  # fmt: skip
+    if not torch_groups:
+        raise ValueError("no trainable parameters to optimise")
+    if name == "lars":
+        return LARS(torch_groups, lr=lr, momentum=momentum, weight_decay=weight_decay, eta=lars_eta)
+    if name == "adamw":
+        return torch.optim.AdamW(torch_groups, lr=lr, betas=(momentum, beta2), weight_decay=weight_decay)
+    sgd = torch.optim.SGD(torch_groups, lr=lr, momentum=momentum, nesterov=nesterov, weight_decay=weight_decay)
+    return LARC(sgd, larc_trust_coefficient, larc_clip, larc_eps) if use_larc else sgd

@@ -1,0 +1,79 @@
+"""The process group of a run: torch.distributed set up from the launcher's environment."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+import torch.distributed as dist
+
+from ssl_train.config import ConfigError
+
+__all__ = ["DistInfo", "all_gather_objects", "init_distributed", "shutdown_distributed"]
+
+PARALLEL = ("auto", "ddp", "none")
+
+
+@dataclass
+class DistInfo:
+    """This process's place in the run."""
+
+    rank: int = 0
+    world_size: int = 1
+    local_rank: int = 0
+    local_world_size: int = 1
+    initialized_here: bool = False
+
+    @property
+    def distributed(self) -> bool:
+        return dist.is_available() and dist.is_initialized()
+
+    @property
+    def is_main(self) -> bool:
+        return self.rank == 0
+
+
+def init_distributed(parallel: str, device_type: str, timeout_s: float = 600.0) -> DistInfo:
+    """Join (or create) the default process group.
+
+    ``auto``: DDP when the launcher (``torchrun``, ``ssl pretrain --nproc-per-node``) started
+    several processes (``WORLD_SIZE`` > 1), else none. ``ddp``: always a process group (one
+    process without a launcher). ``none``: never. Backend: NCCL on CUDA, gloo on CPU.
+    """
+    if parallel not in PARALLEL:
+        raise ConfigError(f"train.parallel={parallel!r} is not one of {', '.join(PARALLEL)}")
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if parallel == "none" or (parallel == "auto" and world <= 1):
+        if world > 1:
+            raise ConfigError("train.parallel=none but the launcher started several processes")
+        return DistInfo()
+    local_rank = int(os.environ.get("LOCAL_RANK", "0"))
+    local_world = int(os.environ.get("LOCAL_WORLD_SIZE", str(world)))
+    if dist.is_initialized():
+        return DistInfo(dist.get_rank(), dist.get_world_size(), local_rank, local_world, False)
+    backend = "nccl" if device_type == "cuda" else "gloo"
+    kwargs: dict[str, Any] = {"backend": backend, "timeout": timedelta(seconds=timeout_s)}
+    if "MASTER_ADDR" not in os.environ:  # one process without a launcher
+        store = tempfile.NamedTemporaryFile(prefix="ssl-pg-", delete=False)
+        store.close()
+        kwargs.update(init_method=f"file://{store.name}", rank=0, world_size=1)
+    dist.init_process_group(**kwargs)
+    return DistInfo(dist.get_rank(), dist.get_world_size(), local_rank, local_world, True)
+
+
+def all_gather_objects(obj: Any, info: DistInfo) -> list[Any]:
+    """``[obj of rank 0, obj of rank 1, ...]`` (``[obj]`` without a process group)."""
+    if not info.distributed or info.world_size == 1:
+        return [obj]
+    out: list[Any] = [None] * info.world_size
+    dist.all_gather_object(out, obj)
+    return out
+
+
+def shutdown_distributed(info: DistInfo) -> None:
+    """Destroy the process group if this run created it."""
+    if info.initialized_here and dist.is_initialized():
+        dist.destroy_process_group()

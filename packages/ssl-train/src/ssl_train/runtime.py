@@ -1,0 +1,89 @@
+"""Where and how the run computes: device, precision and CPU threads, chosen from the hardware."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Callable
+from contextlib import AbstractContextManager
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from ssl_train.config import ConfigError
+
+__all__ = ["PRECISIONS", "autocast_factory", "cpu_has_fast_bf16", "resolve_device", "resolve_precision", "resolve_threads"]
+
+PRECISIONS = ("auto", "fp32", "bf16", "fp16")
+
+
+def resolve_device(name: str, local_rank: int = 0) -> torch.device:
+    """``auto`` -> CUDA (this rank's GPU) when available, else CPU; ``cuda`` needs CUDA.
+
+    Raises:
+        ConfigError: an unknown device string, or CUDA asked for where there is none.
+    """
+    if name == "auto":
+        name = "cuda" if torch.cuda.is_available() else "cpu"
+    try:
+        device = torch.device(name)
+    except (RuntimeError, ValueError):
+        raise ConfigError(f"train.device={name!r} is not a device (use auto, cpu, cuda or cuda:N)") from None
+    if device.type == "cuda":
+        if not torch.cuda.is_available():
+            raise ConfigError("train.device=cuda but CUDA is not available on this machine (use train.device=cpu or auto)")
+        index = device.index if device.index is not None else local_rank % torch.cuda.device_count()
+        if index >= torch.cuda.device_count():
+            raise ConfigError(f"train.device={name!r} but this machine has {torch.cuda.device_count()} GPU(s)")
+        device = torch.device("cuda", index)
+    elif device.type != "cpu":
+        raise ConfigError(f"train.device={name!r} is not supported (use auto, cpu, cuda or cuda:N)")
+    return device
+
+
+def cpu_has_fast_bf16(cpuinfo: str | Path = "/proc/cpuinfo") -> bool:
+    """True when the CPU flags include AVX512-BF16 or AMX-BF16 (bf16 is then faster than fp32)."""
+    try:
+        text = Path(cpuinfo).read_text()
+    except OSError:
+        return False
+    flags = set()
+    for line in text.splitlines():
+        if line.startswith("flags"):
+            flags.update(line.split(":", 1)[1].split())
+            break
+    return bool({"avx512_bf16", "amx_bf16"} & flags)
+
+
+def resolve_precision(name: str, device: torch.device) -> str:
+    """``auto`` -> ``bf16`` on GPUs that support it (else ``fp16``), ``bf16`` on CPUs with
+    AVX512-BF16/AMX, else ``fp32``. ``fp16`` on a CPU is refused (no gradient-scaler benefit)."""
+    if name not in PRECISIONS:
+        raise ConfigError(f"train.precision={name!r} is not one of {', '.join(PRECISIONS)}")
+    if name == "auto":
+        if device.type == "cuda":
+            return "bf16" if torch.cuda.is_bf16_supported() else "fp16"
+        return "bf16" if cpu_has_fast_bf16() else "fp32"
+    if name == "fp16" and device.type == "cpu":
+        raise ConfigError("train.precision=fp16 needs a GPU; on a CPU use fp32 or bf16")
+    return name
+
+
+def autocast_factory(device: torch.device, precision: str) -> Callable[[], AbstractContextManager[Any]]:
+    """Context-manager factory for the run's mixed precision (a no-op for fp32)."""
+    if precision == "fp32":
+        return contextlib.nullcontext
+    dtype = torch.bfloat16 if precision == "bf16" else torch.float16
+    return lambda: torch.autocast(device.type, dtype=dtype)
+
+
+def resolve_threads(requested: int, local_world_size: int) -> int:
+    """torch intra-op threads: ``requested`` when > 0, else the cores this process may use divided
+    by the ranks sharing the host (at least 1); with one rank, torch's default."""
+    if requested > 0:
+        return requested
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    if local_world_size <= 1:
+        return torch.get_num_threads()
+    return max(1, cores // local_world_size)
