@@ -1,6 +1,10 @@
-"""ViRB end tasks: image-level tasks on cached encodings and pixelwise tasks on a frozen trunk."""
+"""ViRB end tasks: image-level tasks on cached encodings, pixelwise tasks on a frozen (or
+fine-tuned) trunk, Kinetics clips (LSTM), KITTI optical flow, test-only reuse of a trained head."""
 
+from ssl_evaluation.virb.class_weights import segmentation_class_weights
 from ssl_evaluation.virb.decoder import PixelDecoder
+from ssl_evaluation.virb.finetune import pixel_finetune_task
+from ssl_evaluation.virb.flow_task import flow_metrics, flow_task
 from ssl_evaluation.virb.image_tasks import (
     IMAGE_TASK_KINDS,
     VIRB_IMAGE_HEAD,
@@ -25,8 +29,19 @@ from ssl_evaluation.virb.pixel_tasks import (
     segmentation_task,
     train_pixel_decoder,
 )
+from ssl_evaluation.virb.transfer_head import evaluate_image_head, train_image_head
+from ssl_evaluation.virb.video_task import ClipLSTM, encode_clips, video_task
 
 __all__ = [
+    "ClipLSTM",
+    "encode_clips",
+    "evaluate_image_head",
+    "flow_metrics",
+    "flow_task",
+    "pixel_finetune_task",
+    "segmentation_class_weights",
+    "train_image_head",
+    "video_task",
     "IGNORE_INDEX",
     "IMAGE_TASK_KINDS",
     "PIXEL_LAYERS",
