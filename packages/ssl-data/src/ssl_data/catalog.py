@@ -15,13 +15,13 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from torch.utils.data import Dataset
 
+from ssl_data.atomic_files import write_atomically
 from ssl_data.sources.disk_filelist import FileListSource
 from ssl_data.sources.image_folder import ImageFolderSource
 
@@ -109,19 +109,8 @@ def catalog_show(name: str, path: str | os.PathLike[str] | None = None) -> dict[
 
 
 def _write_atomic(path: Path, catalog: Catalog) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w") as f:
-            json.dump(catalog, f, indent=2, sort_keys=True)
-            f.write("\n")
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    data = (json.dumps(catalog, indent=2, sort_keys=True) + "\n").encode()
+    write_atomically(path, lambda f: f.write(data))
 
 
 def catalog_add(

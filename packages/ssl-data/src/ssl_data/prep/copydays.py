@@ -13,10 +13,10 @@ from __future__ import annotations
 
 import os
 import shutil
-import tempfile
 from pathlib import Path
 from typing import Any
 
+from ssl_data.atomic_files import make_temp_dir
 from ssl_data.prep.outputs import link_or_copy, require_dir
 
 __all__ = ["COPYDAYS_CROPS", "COPYDAYS_JPEG_QUALITIES", "copydays", "copydays_split"]
@@ -113,8 +113,7 @@ def copydays(input_path: Path, output_dir: Path, distractors: Path | None = None
         if not extra:
             raise FileNotFoundError(f"no .jpg images found below the distractor folder {distractors}")
 
-    out.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(dir=out, prefix=".copydays."))
+    tmp = make_temp_dir(out, "copydays")
     try:
         folders = {"queries": queries, "database": database}
         if distractors is not None:
@@ -127,7 +126,7 @@ def copydays(input_path: Path, output_dir: Path, distractors: Path | None = None
                 link_or_copy(src, tmp / folder / name)
         old = None
         if final.exists():
-            old = Path(tempfile.mkdtemp(dir=out, prefix=".copydays.old."))
+            old = make_temp_dir(out, "copydays.old")
             os.replace(final, old / "copydays")
         os.replace(tmp, final)
         if old is not None:

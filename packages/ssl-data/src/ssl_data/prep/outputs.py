@@ -1,16 +1,19 @@
-"""Writing data-prep outputs atomically: .npy/.json files and whole disk_folder split trees."""
+"""Writing data-prep outputs atomically: .npy/.json files and whole disk_folder split trees
+(:mod:`ssl_data.atomic_files`: files and folders follow the user's umask)."""
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import shutil
-import tempfile
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from ssl_data.atomic_files import explain_os_error, make_temp_dir, write_atomically
 
 __all__ = [
     "IMAGE_EXTENSIONS",
@@ -23,6 +26,9 @@ __all__ = [
     "write_disk_folder",
     "write_filelist",
 ]
+
+#: Older name of :func:`ssl_data.atomic_files.write_atomically`, still imported by prep modules.
+_atomic_write = write_atomically
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".ppm", ".bmp", ".pgm", ".tif", ".tiff", ".webp")
 
@@ -46,31 +52,17 @@ def list_images(folder: Path) -> list[Path]:
     return sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS)
 
 
-def _atomic_write(path: Path, write: Any) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            write(f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
-
-
 def save_npy(path: Path, array: Any) -> Path:
-    """np.save, atomically (temp file in the same folder, fsync, rename)."""
+    """np.save, atomically (:mod:`ssl_data.atomic_files`: the user's umask, one-line disk-full and
+    read-only errors)."""
     arr = np.asarray(array)
-    return _atomic_write(path, lambda f: np.save(f, arr, allow_pickle=False))
+    return write_atomically(path, lambda f: np.save(f, arr, allow_pickle=False))
 
 
 def save_json(path: Path, obj: Any) -> Path:
     """json.dump, atomically."""
     data = json.dumps(obj).encode()
-    return _atomic_write(path, lambda f: f.write(data))
+    return write_atomically(path, lambda f: f.write(data))
 
 
 def write_filelist(output_dir: Path, split: str, paths: Sequence[str | Path], labels: Any) -> dict[str, str]:
@@ -104,26 +96,31 @@ def write_disk_folder(output_dir: Path, splits: Mapping[str, Iterable[tuple[Path
 
     Images are hard-linked when possible, else copied. Each split tree is built in a temporary
     folder inside ``output_dir`` and renamed into place only when complete (an existing split
-    folder is replaced), so an interrupted run never leaves a partial split.
+    folder is replaced), so an interrupted run never leaves a partial split. Folders follow the
+    user's umask; a full disk or read-only folder is one ``OSError`` line (the size of the images
+    to copy and the space free, or the folder).
     """
-    output_dir.mkdir(parents=True, exist_ok=True)
     written: dict[str, str] = {}
     for split, items in splits.items():
-        tmp = Path(tempfile.mkdtemp(dir=output_dir, prefix=f".{split}."))
+        tmp = make_temp_dir(output_dir, split)
+        final = output_dir / split
+        pairs = list(items)
         try:
-            count = 0
-            for src, label in items:
+            for src, label in pairs:
                 dst_dir = tmp / _safe_name(label)
                 dst_dir.mkdir(exist_ok=True)
                 link_or_copy(src, dst_dir / src.name)
-                count += 1
-            if count == 0:
+            if not pairs:
                 raise ValueError(f"no images found for split {split!r}")
-            final = output_dir / split
             if final.exists():
                 shutil.rmtree(final)
             os.replace(tmp, final)
             written[split] = str(final)
+        except OSError as err:
+            shutil.rmtree(tmp, ignore_errors=True)
+            full = err.errno in (errno.ENOSPC, errno.EDQUOT)
+            needed = sum(src.stat().st_size for src, _ in pairs) if full else None  # copies, not links
+            raise explain_os_error(err, final, output_dir, needed) from None
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
             raise

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import pickle
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from ssl_data.prep.outputs import require_dir, require_file, save_npy, write_filelist
+from ssl_data.prep.safe_pickle import load_array_pickle
 
 __all__ = ["imagenet_subset", "revisited_retrieval"]
 
@@ -17,20 +17,21 @@ def revisited_retrieval(input_path: Path, output_dir: Path, name: str = "roxford
     """Revisited Oxford/Paris (``IN/{name}/gnd_{name}.pkl`` with ``imlist``/``qimlist`` and
     ``IN/{name}/jpg/``) -> ``OUT/{name}/database_images.npy`` and ``query_images.npy`` (absolute
     paths) and ``query_bbox.npy`` (float [Q, 4] query boxes, x1 y1 x2 y2). The ground truth pickle
-    stays where it is (the retrieval benchmark reads it)."""
+    is read through the allow-list unpickler of :mod:`ssl_data.prep.safe_pickle` (a file naming
+    anything but containers and NumPy arrays is a one-line ``ValueError``, before any of it runs)
+    and stays where it is (the retrieval benchmark reads it)."""
     if name not in ("roxford5k", "rparis6k"):
         raise ValueError(f"name must be roxford5k or rparis6k, got {name!r}")
     base = Path(input_path)
     root = base / name if (base / name).is_dir() else base
     gnd_path = require_file(root / f"gnd_{name}.pkl", "ground-truth file")
     jpg = require_dir(root / "jpg", "image folder")
-    with gnd_path.open("rb") as f:
-        try:
-            gnd = pickle.load(f)
-            imlist, qimlist = list(gnd["imlist"]), list(gnd["qimlist"])
-            boxes = np.array([g["bbx"] for g in gnd["gnd"]], dtype=np.float64)
-        except (pickle.UnpicklingError, KeyError, TypeError, EOFError) as e:
-            raise ValueError(f"{gnd_path} is not a revisited-dataset ground-truth file ({e})") from None
+    gnd = load_array_pickle(gnd_path, "ground-truth file")  # allow-list: the file runs no code
+    try:
+        imlist, qimlist = list(gnd["imlist"]), list(gnd["qimlist"])
+        boxes = np.array([g["bbx"] for g in gnd["gnd"]], dtype=np.float64)
+    except (KeyError, TypeError, ValueError) as e:
+        raise ValueError(f"{gnd_path} is not a revisited-dataset ground-truth file ({type(e).__name__}: {e})") from None
     out = Path(output_dir) / name
     db = [jpg / f"{n}.jpg" for n in imlist]
     missing = [str(p) for p in db[:1] + [jpg / f"{q}.jpg" for q in qimlist[:1]] if not p.is_file()]
