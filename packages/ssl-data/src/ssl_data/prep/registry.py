@@ -11,6 +11,7 @@ from typing import Any
 from ssl_data.prep import benchmark_filelists as bf
 from ssl_data.prep import binary_datasets, lvis, retrieval, vtab_filelists, vtab_folders
 from ssl_data.prep.caffe2_detection import caffe2_detection, caffe2_jigsaw_strip
+from ssl_data.prep.clip_features import clip_text_features, feature_sum_norm, lvis_sentence_features
 from ssl_data.prep.color_bins import color_bins
 from ssl_data.prep.copydays import copydays
 from ssl_data.prep.download import download_dataset
@@ -88,6 +89,9 @@ PREPARERS: dict[str, Callable[..., dict[str, Any]]] = {
     "lvis_cat_info": lvis.lvis_cat_info,
     "imagenet_lvis": lvis.imagenet_lvis,
     "sample_exemplars": lvis.sample_exemplars,
+    "clip_text_features": clip_text_features,
+    "lvis_sentence_features": lvis_sentence_features,
+    "feature_sum_norm": feature_sum_norm,
 }
 
 
