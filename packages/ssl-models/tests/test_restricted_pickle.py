@@ -25,7 +25,7 @@ class _Payload:
 def test_plain_data_and_numpy_load(tmp_path: Path) -> None:
     obj = {"imlist": ["a", "b"], "gnd": [{"bbx": np.arange(4.0), "easy": np.array([1], np.int64)}],
            "od": OrderedDict(x=np.float32(2.5)), "raw": b"\x00\x01"}
-    for protocol in (2, 4):
+    for protocol in (2, 4, 5):
         path = tmp_path / f"p{protocol}.pkl"
         path.write_bytes(pickle.dumps(obj, protocol=protocol))
         with path.open("rb") as f:
