@@ -72,7 +72,7 @@ def _one_error_line(code: int, err: str, *needles: str) -> str:
 
 def test_knn_command_prints_json_with_high_accuracy_on_separable_colours(files, capsys):
     code, stdout, stderr = ssl_main(capsys, "benchmark", "knn", "--checkpoint", files["ckpt"], "--data", files["colours"],
-                                    "--image-size", "16", "knn_k=5")
+                                    "extraction.image_size=16", "knn.k=5")
     assert code == 0, stderr
     results = json.loads(stdout)
     assert results["benchmark"] == "knn"
@@ -118,7 +118,7 @@ def test_suite_runs_every_benchmark_and_writes_one_table(files, capsys):
         assert run["protocol"] and run["headline"], run["name"]
         assert all(math.isfinite(v) for v in run["headline"].values()), run["name"]
     everything = runs["3-all"]
-    assert set(everything["protocol"]) == {"knn", "linear", "clustering"}
+    assert set(everything["protocol"]) == {"extraction", "knn", "linear", "clustering"}
     assert set(everything["headline"]) == {"knn/top1", "linear/top1", "clustering/nmi"}
     assert everything["benchmarks"]["knn"]["top1"] >= 90.0 and everything["protocol"]["knn"]["k"] == 5
     single = [r for r in results["runs"] if r["benchmark"] != "all"]
@@ -226,7 +226,7 @@ def test_catalog_data_source(files, capsys, tmp_path, monkeypatch):
     ssl_data.catalog_add("colours", {"train": [str(colours / "train"), "<ignored>"],
                                      "val": [str(colours / "val"), "<ignored>"]})
     code, stdout, err = ssl_main(capsys, "benchmark", "knn", "-c", files["ckpt"], "--data", "catalog:colours",
-                                 "--image-size", "16", "knn_k=5")
+                                 "extraction.image_size=16", "knn.k=5")
     assert code == 0, err
     results = json.loads(stdout)
     assert results["data"]["train_images"] == NUM_CLASSES * TRAIN_PER_CLASS

@@ -2,7 +2,8 @@
 
 Data sources (the ``--data`` option):
 
-* ``fashion-mnist`` / ``digits`` / an ImageFolder tree: :func:`ssl_train.load_split`;
+* ``fashion-mnist`` / ``digits`` / ``cifar10`` ... / an ImageFolder tree:
+  :func:`ssl_evaluation.suites.open_split`, decoded into memory here;
 * a folder written by an ssl-data preparer (``ssl data prepare voc07|coco|imagenet|folder ...``):
   ``{split}_images.npy`` + ``{split}_labels.npy`` (class ids ``[N]`` or a VOC/COCO matrix ``[N, C]``);
 * ``catalog:NAME``: a dataset-catalog entry (``ssl data catalog add``).
@@ -10,7 +11,7 @@ Data sources (the ``--data`` option):
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -28,6 +29,7 @@ __all__ = [
     "layer_features",
     "load_labelled",
     "load_train_test",
+    "normalize_images",
 ]
 
 CATALOG_PREFIX = "catalog:"
@@ -71,6 +73,7 @@ class LabelledImages:
     images: torch.Tensor
     targets: torch.Tensor
     source: str
+    classes: list[str] = field(default_factory=list)
 
     def __len__(self) -> int:
         return int(self.images.shape[0])
@@ -98,8 +101,6 @@ class ImageBatches:
         return -(-int(self.images.shape[0]) // self.batch_size)
 
     def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]:
-        from ssl_train import normalize_images
-
         for start in range(0, int(self.images.shape[0]), self.batch_size):
             stop = min(start + self.batch_size, int(self.images.shape[0]))
             yield normalize_images(self.images[start:stop]), self.targets[start:stop], torch.arange(start, stop)
@@ -162,12 +163,22 @@ def _catalog_split(name: str, split: str, size: int) -> LabelledImages:
     return LabelledImages(images, labels, f"catalog {name} ({names[0]})")
 
 
+def normalize_images(images: torch.Tensor) -> torch.Tensor:
+    """uint8 ``[B, 3, H, W]`` -> float ``[B, 3, H, W]`` in [0, 1], ImageNet-normalised."""
+    from ssl_data.transforms import IMAGENET_MEAN, IMAGENET_STD
+
+    mean = torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1)
+    std = torch.tensor(IMAGENET_STD).view(1, 3, 1, 1)
+    return (images.float() / 255.0 - mean) / std
+
+
 def load_labelled(data: str, split: str, size: int, limit: int = 0, seed: int = 0) -> LabelledImages:
-    """Split ``"train"`` or ``"test"`` of ``data`` (see the module docstring), images ``size`` px.
+    """Split ``"train"`` or ``"test"`` of ``data`` (see the module docstring), images ``size`` px,
+    decoded into memory (the benchmarks that train on images need random access).
 
     ``limit`` keeps at most that many images of a class-id split (class-balanced, seeded; 0 = all).
     """
-    import ssl_train
+    from ssl_evaluation.suites import feature_batches, open_split
 
     if data.startswith(CATALOG_PREFIX):
         out = _catalog_split(data[len(CATALOG_PREFIX):], split, size)
@@ -176,14 +187,15 @@ def load_labelled(data: str, split: str, size: int, limit: int = 0, seed: int = 
         if data not in _BUILTIN and root.is_dir() and any(root.glob("*_images.npy")):
             out = _filelist_split(root, split, size)
         else:
-            images = ssl_train.load_split(data, split, size, limit=limit, seed=seed)
-            return LabelledImages(images.images, images.labels, images.source)
+            opened = open_split(data, split, size, limit=limit, seed=seed, normalize=False)
+            images = torch.cat([batch[0] for batch in feature_batches(opened, 256)])
+            return LabelledImages(images, opened.targets, opened.source, opened.classes)
     if len(out) == 0:
         raise ValueError(f"the {split} split of {data} is empty")
     if limit > 0 and out.targets.ndim == 1 and limit < len(out):
-        from ssl_train.data.sources import balanced_subset
+        from ssl_data.sources import data_limit_indices
 
-        keep = balanced_subset(out.targets, limit, seed)
+        keep = data_limit_indices(out.targets.numpy(), limit, seed=seed, balanced=True)
         out = LabelledImages(out.images[keep], out.targets[keep], out.source)
     return out
 

@@ -29,7 +29,7 @@ class NormalizedImages(Dataset):
         return len(self.split)
 
     def __getitem__(self, i: int) -> tuple[torch.Tensor, int]:
-        from ssl_train import normalize_images
+        from ssl_cli.bench_data import normalize_images
 
         return normalize_images(self.split.images[i : i + 1])[0], int(self.split.targets[i])
 

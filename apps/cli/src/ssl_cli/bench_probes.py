@@ -13,15 +13,13 @@ import torch
 from ssl_cli.bench_data import ImageBatches, data_summary, load_train_test
 from ssl_cli.bench_options import parse_list
 from ssl_cli.errors import UsageError
+from ssl_evaluation.suites import PROBES, ProbeSuite
 
 __all__ = ["PROBE_SUITES", "run_multi_layer_linear", "run_probes", "run_virb_grid"]
 
-PROBE_SUITES: dict[str, tuple[str, ...]] = {
-    "knn": ("knn",),
-    "linear": ("linear",),
-    "clustering": ("clustering",),
-    "all": ("knn", "linear", "clustering"),
-}
+PROBE_SUITES = PROBES
+_DEFAULTS = ProbeSuite()
+KNN, LINEAR, CLUSTERING, EXTRACTION = _DEFAULTS.knn, _DEFAULTS.linear, _DEFAULTS.clustering, _DEFAULTS.extraction
 _RESNET_LAYERS = "conv1,res2,res3,res4,res5,res5avg"
 
 
@@ -38,45 +36,26 @@ def run_probes(
     which: tuple[str, ...] = ("knn",),
     image_size: int = 0,
     limit: int = 0,
-    knn_k: int = 200,
-    knn_temperature: float = 0.1,
-    linear_epochs: int = 30,
-    linear_lr: float = 0.1,
-    linear_batch_size: int = 1024,
-    batch_size: int = 512,
-    clusters: int = 0,
+    knn_k: int = KNN.k,
+    knn_temperature: float = KNN.temperature,
+    linear_epochs: int = LINEAR.epochs,
+    linear_lr: float = LINEAR.lr,
+    linear_batch_size: int = LINEAR.batch_size,
+    batch_size: int = EXTRACTION.batch_size,
+    clusters: int = CLUSTERING.num_clusters,
 ) -> dict[str, Any]:
-    """kNN (weighted vote, cosine), linear probe and/or k-means (NMI/ARI) on the trunk's pooled
-    features of the train and test splits (``which`` picks them; ``ssl run``'s protocol)."""
-    import ssl_train
+    """Suite-file entry of the probes: the flat option names of a suite file mapped onto
+    :class:`ssl_evaluation.suites.ProbeSuite` (whose defaults these are), then
+    :func:`ssl_evaluation.suites.run_probes`; ``benchmarks`` holds the metrics."""
+    from ssl_evaluation import suites
 
-    from ssl_cli.run_job import benchmark_trunk
-
-    unknown = [w for w in which if w not in PROBE_SUITES["all"]]
-    if unknown:
-        raise UsageError(f"unknown probe(s) {unknown}; choose from {', '.join(PROBE_SUITES['all'])}")
-    protocol = ssl_train.config.BenchmarkConfig(
-        knn_k=knn_k, knn_temperature=knn_temperature, linear_epochs=linear_epochs, linear_lr=linear_lr,
-        linear_batch_size=linear_batch_size, batch_size=batch_size, clusters=clusters,
-    )
-    trunk, size, train, test = load_train_test(checkpoint, data, image_size, limit)
-    _class_targets("kNN / linear / clustering", train, test)
-    train_split = ssl_train.ImageSplit(train.images, train.targets, [], train.source)
-    test_split = ssl_train.ImageSplit(test.images, test.targets, [], test.source)
-    constants = {
-        "knn": {"k": knn_k, "temperature": knn_temperature, "similarity": "cosine", "vote": "exp(cos / T)",
-                "features": "trunk pooled output (res5avg)"},
-        "linear": {"epochs": linear_epochs, "lr": linear_lr, "batch_size": linear_batch_size,
-                   "optimizer": "SGD momentum 0.9, cosine schedule", "features": "standardised, frozen trunk"},
-        "clustering": {"num_clusters": clusters or "number of classes", "split": "test", "l2_normalize": True,
-                       "metrics": "NMI (arithmetic), ARI"},
-    }
-    return {
-        "checkpoint": str(checkpoint),
-        "data": data_summary(data, size, ("train", train), ("test", test)),
-        "benchmarks": benchmark_trunk(trunk, train_split, test_split, protocol, which),
-        "protocol": {w: constants[w] for w in which},
-    }
+    suite = suites.load_protocol(suites.ProbeSuite(), [
+        f"knn.k={knn_k}", f"knn.temperature={knn_temperature}", f"linear.epochs={linear_epochs}",
+        f"linear.lr={linear_lr}", f"linear.batch_size={linear_batch_size}", f"extraction.batch_size={batch_size}",
+        f"extraction.image_size={image_size}", f"extraction.limit={limit}", f"clustering.num_clusters={clusters}",
+    ])  # fmt: skip
+    result = suites.run_probes(which, checkpoint, data, suite)
+    return {**result, "benchmarks": result.pop("metrics")}
 
 
 def run_multi_layer_linear(

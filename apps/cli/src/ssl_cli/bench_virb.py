@@ -34,7 +34,14 @@ import numpy as np
 import torch
 from PIL import Image
 
-from ssl_cli.bench_data import LabelledImages, checkpoint_trunk, data_summary, layer_features, load_labelled
+from ssl_cli.bench_data import (
+    LabelledImages,
+    checkpoint_trunk,
+    data_summary,
+    layer_features,
+    load_labelled,
+    normalize_images,
+)
 from ssl_cli.bench_options import parse_list
 from ssl_cli.errors import UsageError
 
@@ -220,7 +227,6 @@ def run_segmentation(
     left out). Defaults are ViRB's Cityscapes task (Adam 3e-4, Poly 0.9, batch 16, 100 epochs).
     """
     import ssl_evaluation
-    import ssl_train
 
     names = parse_list(layers, str, "--layers")
     trunk, size = _checked_trunk(checkpoint, image_size, names, "segmentation")
@@ -232,7 +238,7 @@ def run_segmentation(
             raise UsageError(f"masks in {split.source} hold class id {int(split.targets[bad][0])}, outside "
                              f"[0, {classes}) and not --ignore-index {ignore_index}")
     scores = ssl_evaluation.segmentation_task(
-        trunk, ssl_train.normalize_images(train.images), train.targets, ssl_train.normalize_images(test.images),
+        trunk, normalize_images(train.images), train.targets, normalize_images(test.images),
         test.targets, classes, layers=names, epochs=epochs, batch_size=batch_size, lr=lr, scheduler=scheduler,
         poly_power=poly_power, width=width, ignore_index=ignore_index, cache_features=cache_features, seed=seed,
     )
@@ -270,7 +276,6 @@ def run_depth(
     read as metres. Defaults are ViRB's depth task (Adam 3e-4, constant, batch 16, 50 epochs).
     """
     import ssl_evaluation
-    import ssl_train
 
     if depth_scale <= 0:
         raise UsageError(f"--depth-scale must be > 0, got {depth_scale}")
@@ -281,7 +286,7 @@ def run_depth(
         if not bool((split.targets > 0).any()):
             raise UsageError(f"the depth maps in {split.source} have no valid pixel (every depth is 0)")
     scores = ssl_evaluation.depth_task(
-        trunk, ssl_train.normalize_images(train.images), train.targets, ssl_train.normalize_images(test.images),
+        trunk, normalize_images(train.images), train.targets, normalize_images(test.images),
         test.targets, layers=names, epochs=epochs, batch_size=batch_size, lr=lr, scheduler=scheduler, width=width,
         cache_features=cache_features, seed=seed,
     )
@@ -349,10 +354,8 @@ def _table(root: Path, split: str) -> TargetTable:
 def _class_folders(data: str, size: int, limit: int, seed: int, counting: bool) -> tuple[Any, Any, str]:
     """Train / test of an image folder with labels read from the class folder names: the count
     (``counting``) or the index in the sorted union of both splits' names."""
-    import ssl_train
-
-    train = ssl_train.load_split(data, "train", size, limit=limit, seed=seed)
-    test = ssl_train.load_split(data, "test", size)  # the held-out part does not depend on the seed
+    train = load_labelled(data, "train", size, limit=limit, seed=seed)
+    test = load_labelled(data, "test", size)  # the held-out part does not depend on the seed
     names = sorted(set(train.classes) | set(test.classes))
     if counting:
         bad = [n for n in names if not n.isdigit()]
@@ -363,10 +366,10 @@ def _class_folders(data: str, size: int, limit: int, seed: int, counting: bool) 
     else:
         label = {n: i for i, n in enumerate(names)}
     for split in (train, test):
-        split.labels = torch.tensor([label[split.classes[i]] for i in split.labels.tolist()], dtype=torch.int64)
+        split.targets = torch.tensor([label[split.classes[i]] for i in split.targets.tolist()], dtype=torch.int64)
     rule = "count = class folder name" if counting else "class = index of the folder name in both splits"
-    return (LabelledImages(train.images, train.labels, train.source),
-            LabelledImages(test.images, test.labels, test.source), rule)
+    return (LabelledImages(train.images, train.targets, train.source),
+            LabelledImages(test.images, test.targets, test.source), rule)
 
 
 def _is_plain_folder(data: str) -> bool:

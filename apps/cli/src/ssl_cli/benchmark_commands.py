@@ -35,7 +35,8 @@ benchmark_app = typer.Typer(
 
 CHECKPOINT = typer.Option(..., "--checkpoint", "-c", help="A checkpoint written by ssl (e.g. final.pt).")
 DATA = typer.Option(
-    "fashion-mnist", "--data", help="fashion-mnist, digits, an image folder, a preparer's filelist folder, or catalog:NAME.")
+    "fashion-mnist", "--data", help="fashion-mnist, digits, cifar10, cifar100, stl10, svhn, mnist (NAME or NAME:ROOT), "
+    "an image folder, a preparer's filelist folder, or catalog:NAME.")
 IMAGE_SIZE = typer.Option(0, "--image-size", help="Image side [default: the checkpoint's recipe, else 224].")
 LIMIT = typer.Option(0, "--limit", help="Use at most this many train images (class-balanced; 0 = all).")
 OUT = typer.Option(None, "--out", help="Write OUT/results.json (else print the JSON).")
@@ -71,32 +72,45 @@ def _probe_command(name: str) -> None:
     def command(
         checkpoint: Path = CHECKPOINT,
         data: str = DATA,
-        image_size: int = IMAGE_SIZE,
-        limit: int = LIMIT,
         out: Optional[Path] = OUT,
+        config_file: Optional[Path] = typer.Option(None, "--config", help="YAML file of ProbeSuite values."),
+        progress: bool = typer.Option(True, "--progress/--no-progress", help="Progress bars on stderr."),
         overrides: Optional[List[str]] = typer.Argument(
-            None, help="Protocol values, e.g. knn_k=20 linear_epochs=10 clusters=50 batch_size=256."),
+            None, show_default=False, help="Protocol overrides, dotted: knn.k=20 knn.temperature=0.07 "
+            "linear.epochs=30 clustering.num_clusters=50 extraction.image_size=64 extraction.batch_size=128 "
+            "extraction.limit=1000 (defaults: `ssl benchmark protocol`)."),
     ) -> None:
-        import dataclasses
+        from ssl_evaluation import suites
 
-        import ssl_train
+        from ssl_cli.progress_bar import progress_bar
 
-        from ssl_cli.bench_probes import PROBE_SUITES, run_probes
+        suite = suites.load_protocol(suites.ProbeSuite(), list(overrides or []), config_file)
+        with progress_bar(progress) as bar:
+            result = suites.run_probes(suites.PROBES[name], checkpoint, data, suite, progress=bar)
+        _finish(name, {**result, "benchmarks": result.pop("metrics")}, out)
 
-        protocol = ssl_train.load_config(ssl_train.config.BenchmarkConfig(), list(overrides or []))
-        values = {f.name: getattr(protocol, f.name) for f in dataclasses.fields(protocol)
-                  if f.name != "random_init_baseline"}
-        _finish(name, run_probes(checkpoint, data, which=PROBE_SUITES[name], image_size=image_size, limit=limit,
-                                 **values), out)
-
-    what = {"knn": "kNN (k=200, T=0.1, cosine, weighted vote)", "linear": "linear probe on frozen features",
-            "clustering": "faiss k-means of test features, NMI/ARI", "all": "kNN, linear probe and clustering"}[name]
-    command.__doc__ = f"{what[0].upper()}{what[1:]} of the checkpoint's trunk."
+    what = {"knn": "kNN (weighted vote, cosine)", "linear": "linear probe on frozen features",
+            "clustering": "k-means of test features, NMI/ARI", "all": "kNN, linear probe and clustering"}[name]
+    command.__doc__ = (f"{what[0].upper() if name != 'knn' else 'k'}{what[1:]} of the checkpoint's trunk.\n\n"
+                       f"Example: ssl benchmark {name} -c runs/a/checkpoints/final.pt --data digits knn.k=20")
     benchmark_app.command(name)(command)
 
 
 for _name in ("knn", "linear", "clustering", "all"):
     _probe_command(_name)
+
+
+@benchmark_app.command("protocol")
+def protocol() -> None:
+    """The probe protocol's defaults as YAML (every key `knn|linear|clustering|all` and `ssl run
+    ... benchmark.KEY=VALUE` accept), each cited in ssl_evaluation.suites.protocols.
+
+    Example: ssl benchmark protocol
+    """
+    from omegaconf import OmegaConf
+    from ssl_evaluation import suites
+
+    typer.echo(OmegaConf.to_yaml(OmegaConf.structured(suites.ProbeSuite())), nl=False)
 
 
 @benchmark_app.command("multi-layer-linear")
@@ -479,7 +493,7 @@ def suite(
 ) -> None:
     """Run a list of benchmarks; every entry is checked before the first run starts."""
     from ssl_cli.bench_suite import load_suite, run_suite, write_suite_outputs
-    from ssl_cli.run_job import check_out_dir
+    from ssl_cli.run_folder import check_out_dir
 
     runs = load_suite(suite_file)
     check_out_dir(out, resume=False, overwrite=overwrite)

@@ -12,13 +12,14 @@ import typer
 from ssl_cli.benchmark_commands import benchmark_app, extract
 from ssl_cli.data_commands import data_app
 from ssl_cli.errors import EXPECTED_ERRORS, UsageError, fail
+from ssl_cli.run_folder import check_out_dir
 
 __all__ = ["app", "main"]
 
 app = typer.Typer(
     name="ssl",
-    help="Self-supervised visual representation learning: pretrain, benchmark, convert.",
     no_args_is_help=True,
+    rich_markup_mode=None,
     pretty_exceptions_enable=False,
     add_completion=False,
 )
@@ -28,66 +29,115 @@ app.add_typer(data_app, name="data")
 app.add_typer(benchmark_app, name="benchmark")
 app.command()(extract)
 
-OVERRIDES_HELP = "Recipe values to override, as dotted key=value (e.g. optim.lr=0.3 train.epochs=2)."
+OVERRIDES_HELP = ("Dotted key=value overrides: recipe values (optim.lr=0.3 train.epochs=2) and, for `ssl run`, "
+                  "the benchmark protocol (benchmark.knn.k=20 benchmark.linear.epochs=30).")
 
 
-def _load_recipe_config(recipe: str, overrides: list[str] | None, data: str | None, config_file: Path | None):
+def _version(value: bool) -> None:
+    if value:
+        from ssl_cli.__about__ import __version__
+
+        typer.echo(f"ssl {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Print the version and exit."),
+) -> None:
+    """Self-supervised visual representation learning: pretrain, benchmark, convert.
+
+    Example: ssl run simclr --out runs/simclr train.epochs=2
+    """
+
+
+def _load_recipe_config(recipe: str, overrides: list[str], data: str | None, config_file: Path | None) -> Any:
     import ssl_train
 
     spec = ssl_train.get_recipe(recipe)
-    items = list(overrides or [])
+    items = list(overrides)
     if data is not None:
         items.insert(0, f"data.source={data}")
     return ssl_train.load_config(spec.config_class(), items, config_file)
+
+
+def _random_trunk(checkpoint: Path, seed: int) -> Any:
+    """The checkpoint's trunk architecture, untrained, initialised with ``seed``."""
+    import torch
+    from ssl_models import build_trunk
+    from ssl_models import checkpoint as ckpt_format
+
+    entry = ckpt_format.load_checkpoint(checkpoint)["trunk"]
+    torch.manual_seed(seed)
+    return build_trunk(entry["name"], **entry["kwargs"])
 
 
 @app.command()
 def run(
     recipe: str = typer.Argument(..., help="Recipe name (see `ssl recipes list`)."),
     overrides: Optional[List[str]] = typer.Argument(None, help=OVERRIDES_HELP, show_default=False),
-    data: Optional[str] = typer.Option(None, "--data", help="fashion-mnist (default), digits, or an image folder."),
-    out: Path = typer.Option(None, "--out", help="Run folder [default: runs/RECIPE]."),
+    data: Optional[str] = typer.Option(None, "--data", help="fashion-mnist, digits, or an image folder.", show_default="the recipe's data.source"),
+    out: Optional[Path] = typer.Option(None, "--out", help="Run folder.", show_default="runs/RECIPE"),
     config_file: Optional[Path] = typer.Option(None, "--config", help="YAML file with recipe values."),
     resume: bool = typer.Option(False, "--resume", help="Continue the run in OUT from its last checkpoint."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace a previous run in OUT."),
-    progress: bool = typer.Option(True, "--progress/--no-progress", help="Progress bar on stderr."),
+    progress: bool = typer.Option(True, "--progress/--no-progress", help="Progress bars on stderr."),
 ) -> None:
     """Pretrain, then benchmark (kNN + linear probe) against the same trunk at random init.
 
     Writes OUT/results.json, OUT/report.md, OUT/loss_curve.png, OUT/config.yaml, OUT/checkpoints/.
-    """
-    from ssl_cli.run_job import check_out_dir, run_recipe
 
-    cfg = _load_recipe_config(recipe, overrides, data, config_file)
+    Example: ssl run simclr --data ./my-images --out runs/mine data.image_size=64 benchmark.knn.k=20
+    """
+    import time
+
+    import ssl_train
+    from ssl_evaluation import suites
+
+    from ssl_cli.progress_bar import progress_bar
+
+    started = time.perf_counter()
+    bench_items, recipe_items = suites.split_overrides(list(overrides or []))
+    suite = suites.load_protocol(suites.ProbeSuite(), bench_items)
+    cfg = _load_recipe_config(recipe, recipe_items, data, config_file)
     out = out or Path("runs") / recipe
     check_out_dir(out, resume, overwrite)
-    results = run_recipe(recipe, cfg, out, resume=resume, progress=progress)
+    result = ssl_train.pretrain(recipe, cfg, out, resume=resume, progress=progress)
+    typer.echo(f"pretrained in {result.minutes:.1f} min; benchmarking the trunk", err=True)
+    size = suites.resolve_image_size(suite.extraction.image_size, cfg.data.image_size)
+    pretrain_record = {"minutes": round(result.minutes, 2), "epochs": result.epochs, "steps": result.steps,
+                       "final_loss": result.final_loss, "checkpoint": str(result.checkpoint)}
+    with progress_bar(progress) as bar:
+        results = suites.benchmark_pretrained(
+            out, recipe, pretrain_record, result.trunk, cfg.data.source, size, suite,
+            random_trunk=lambda: _random_trunk(result.checkpoint, cfg.train.seed), loss_history=result.loss_history,
+            started=started, progress=bar,
+        )  # fmt: skip
+    typer.echo(f"wrote {out / 'results.json'} and {out / 'report.md'}")
     knn = results["benchmarks"].get("knn", {}).get("top1")
     base = results.get("random_init", {}).get("knn", {}).get("top1")
-    typer.echo(f"wrote {out / 'results.json'} and {out / 'report.md'}")
     if knn is not None:
-        line = f"kNN top-1: pretrained {knn:.2f} %"
-        if base is not None:
-            line += f", random init {base:.2f} %"
-        typer.echo(line)
+        typer.echo(f"kNN top-1: pretrained {knn:.2f} %" + (f", random init {base:.2f} %" if base is not None else ""))
 
 
 @app.command()
 def pretrain(
     recipe: str = typer.Argument(..., help="Recipe name (see `ssl recipes list`)."),
     overrides: Optional[List[str]] = typer.Argument(None, help=OVERRIDES_HELP, show_default=False),
-    data: Optional[str] = typer.Option(None, "--data", help="fashion-mnist (default), digits, or an image folder."),
+    data: Optional[str] = typer.Option(None, "--data", help="fashion-mnist, digits, or an image folder.", show_default="the recipe's data.source"),
     out: Path = typer.Option(..., "--out", help="Run folder."),
     config_file: Optional[Path] = typer.Option(None, "--config", help="YAML file with recipe values."),
     resume: bool = typer.Option(False, "--resume", help="Continue from OUT/checkpoints/last.pt."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace a previous run in OUT."),
     progress: bool = typer.Option(True, "--progress/--no-progress", help="Progress bar on stderr."),
 ) -> None:
-    """Pretrain only; the model lands in OUT/checkpoints/final.pt."""
-    import ssl_train
-    from ssl_cli.run_job import check_out_dir
+    """Pretrain only; the model lands in OUT/checkpoints/final.pt.
 
-    cfg = _load_recipe_config(recipe, overrides, data, config_file)
+    Example: ssl pretrain simclr --out runs/a optim.name=lars train.epochs=20
+    """
+    import ssl_train
+
+    cfg = _load_recipe_config(recipe, list(overrides or []), data, config_file)
     check_out_dir(out, resume, overwrite)
     result = ssl_train.pretrain(recipe, cfg, out, resume=resume, progress=progress)
     typer.echo(f"pretrained {result.epochs} epochs in {result.minutes:.1f} min, final loss {result.final_loss:.4f}")
@@ -173,7 +223,7 @@ def env() -> None:
 
     lines = [f"python {platform.python_version()} on {platform.machine()}", f"torch {torch.__version__}, "
              f"{torch.get_num_threads()} threads, cuda {'yes' if torch.cuda.is_available() else 'no'}"]
-    for dist in ("ssl-losses", "ssl-models", "ssl-data", "ssl-train", "ssl-eval", "ssl-convert", "ssl-cli"):
+    for dist in ("ssl-losses", "ssl-models", "ssl-data", "ssl-train", "ssl-evaluation", "ssl-convert", "ssl-cli"):
         try:
             lines.append(f"{dist} {md.version(dist)}")
         except md.PackageNotFoundError:
@@ -188,7 +238,7 @@ def main(argv: list[str] | None = None) -> None:
     try:
         app(args=argv, prog_name="ssl")
     except KeyboardInterrupt:
-        fail("interrupted; continue with --resume", code=130)
+        fail("interrupted; checkpoints written so far are kept in OUT/checkpoints; continue with --resume", code=130)
     except EXPECTED_ERRORS as exc:
         fail(str(exc))
 

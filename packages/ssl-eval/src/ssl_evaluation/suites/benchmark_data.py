@@ -70,6 +70,8 @@ class BenchmarkSplit:
     dataset: Dataset
     targets: torch.Tensor
     source: str
+    classes: list[str] = field(default_factory=list)
+    """Class folder names (index = class id) for image folders, else empty."""
     _names: _InvalidNames = field(default_factory=_InvalidNames, repr=False)
 
     def __len__(self) -> int:
@@ -88,14 +90,14 @@ class BenchmarkSplit:
         return {"count": count, "first": list(self._names.names)}
 
 
-def _transform(size: int) -> Any:
+def _transform(size: int, normalize: bool) -> Any:
     from ssl_data.transforms import IMAGENET_MEAN, IMAGENET_STD
     from torchvision.transforms import v2
 
-    return v2.Compose([
-        v2.ToImage(), v2.RGB(), v2.Resize(size, antialias=True), v2.CenterCrop(size),
-        v2.ToDtype(torch.float32, scale=True), v2.Normalize(IMAGENET_MEAN, IMAGENET_STD),
-    ])  # fmt: skip
+    steps = [v2.ToImage(), v2.RGB(), v2.Resize(size, antialias=True), v2.CenterCrop(size)]
+    if normalize:
+        steps += [v2.ToDtype(torch.float32, scale=True), v2.Normalize(IMAGENET_MEAN, IMAGENET_STD)]
+    return v2.Compose(steps)
 
 
 def _targets_of(source: Any) -> torch.Tensor:
@@ -188,6 +190,7 @@ def _folder(root: Path, split: str, val_fraction: float) -> tuple[Dataset, torch
             remap = torch.tensor([reference.index(c) for c in source.classes], dtype=torch.int64)
             targets = remap[targets]
             source.samples = [(path, int(remap[label])) for path, label in source.samples]
+            source.classes, source.class_to_idx = reference, {c: i for i, c in enumerate(reference)}
         return source, targets, str(split_dir)
     source = ssl_data.ImageFolderSource(root)
     targets = _targets_of(source)
@@ -218,10 +221,17 @@ def _resolve(data: str, split: str, val_fraction: float) -> tuple[Dataset, torch
 
 
 def open_split(
-    data: str, split: str, image_size: int, limit: int = 0, seed: int = 0, val_fraction: float = 0.2
+    data: str,
+    split: str,
+    image_size: int,
+    limit: int = 0,
+    seed: int = 0,
+    val_fraction: float = 0.2,
+    normalize: bool = True,
 ) -> BenchmarkSplit:
     """Split ``"train"`` or ``"test"`` of ``data`` (see the module docstring), images resized and
-    centre-cropped to ``image_size`` px and ImageNet-normalised, not decoded yet.
+    centre-cropped to ``image_size`` px, not decoded yet: float ``[3, S, S]`` ImageNet-normalised,
+    or uint8 ``[3, S, S]`` with ``normalize=False``.
 
     ``limit`` keeps that many train images, class-balanced and seeded
     (``ssl_data.sources.data_limit_indices(..., balanced=True)``; 0 keeps all).
@@ -237,6 +247,8 @@ def open_split(
     if image_size < 1:
         raise ValueError(f"image_size must be >= 1, got {image_size}")
     source, targets, name = _resolve(data, split, val_fraction)
+    base = source.dataset if isinstance(source, Subset) else source
+    classes = [str(c) for c in getattr(base, "classes", [])] if isinstance(base, ssl_data.ImageFolderSource) else []
     if targets is None:
         targets = _targets_of(source)
     if len(targets) == 0:
@@ -246,12 +258,12 @@ def open_split(
             raise ValueError(f"a train limit needs class ids, but {name} has a [N, C] label matrix")
         keep = data_limit_indices(targets.numpy(), limit, seed=seed, balanced=True)
         source, targets = Subset(source, keep), targets[keep]
-    transform = _transform(image_size)
+    transform = _transform(image_size, normalize)
     if targets.ndim == 1:
         dataset: Dataset = ssl_data.SSLDataset(source, transform=transform, seed=seed)
     else:  # multi-label rows: SSLDataset's labels are class ids, read the source directly
         dataset = _Transformed(source, transform)
-    out = BenchmarkSplit(dataset, targets, name)
+    out = BenchmarkSplit(dataset, targets, name, classes)
     logging.getLogger("ssl_data.invalid_images").addHandler(out._names)
     return out
 
