@@ -13,7 +13,6 @@ import os
 import warnings
 from pathlib import Path
 
-import faiss
 import numpy as np
 import torch
 from torch import Tensor
@@ -41,6 +40,12 @@ def kmeans_assign(
         raise ValueError(f"num_clusters must be in [1, {x.shape[0]}] (rows), got {num_clusters}")
     if l2_normalize:
         x = x / x.norm(dim=1, keepdim=True).clamp_min(1e-12)
+    try:
+        import faiss
+    except ImportError:
+        raise ImportError(
+            "clustering needs faiss: pip install 'ssl-evaluation[faiss]' (or faiss-gpu on GPU hosts)"
+        ) from None
     array = np.ascontiguousarray(x.numpy())
     kmeans = faiss.Kmeans(
         array.shape[1], num_clusters, niter=n_iter, seed=seed, nredo=nredo, verbose=False

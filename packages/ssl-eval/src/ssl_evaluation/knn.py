@@ -1,7 +1,8 @@
 """Weighted k-nearest-neighbour classification (NPID / VISSL / DINO protocol).
 
-Train and test features are L2-normalised; faiss finds the ``k`` train features with the highest
-inner product (cosine similarity) for every test feature. Each neighbour votes for its class with
+Train and test features are L2-normalised; an exact search (matrix product + ``torch.topk`` over
+chunks of test rows) finds the ``k`` train features with the highest inner product (cosine
+similarity) for every test feature. Each neighbour votes for its class with
 weight ``exp(similarity / temperature)``; the class scores are the summed weights and the
 predicted ranking is by score (ties go to the lower class id). Several ``k`` share one search.
 """
@@ -10,8 +11,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-import faiss
-import numpy as np
 import torch
 from torch import Tensor
 
@@ -28,21 +27,20 @@ def knn_search(
     Rows are L2-normalised first; similarities come back sorted in decreasing order.
     """
     train = _normalised(train_features)
-    index = faiss.IndexFlatIP(train.shape[1])
-    index.add(train)
     test = _normalised(test_features)
-    sims = np.empty((test.shape[0], k), dtype=np.float32)
-    ids = np.empty((test.shape[0], k), dtype=np.int64)
+    sims, ids = [], []
     for start in range(0, test.shape[0], batch_size):
-        stop = start + batch_size
-        sims[start:stop], ids[start:stop] = index.search(test[start:stop], k)
-    return torch.from_numpy(sims), torch.from_numpy(ids)
+        top = torch.topk(test[start : start + batch_size] @ train.T, k, dim=1, largest=True, sorted=True)
+        sims.append(top.values)
+        ids.append(top.indices)
+    if not sims:
+        return torch.empty(0, k), torch.empty(0, k, dtype=torch.int64)
+    return torch.cat(sims), torch.cat(ids)
 
 
-def _normalised(features: Tensor) -> np.ndarray:
+def _normalised(features: Tensor) -> Tensor:
     array = features.detach().cpu().to(torch.float32)
-    array = array / array.norm(dim=1, keepdim=True).clamp_min(1e-12)
-    return np.ascontiguousarray(array.numpy())
+    return array / array.norm(dim=1, keepdim=True).clamp_min(1e-12)
 
 
 def knn_classify_multi_k(
@@ -54,7 +52,7 @@ def knn_classify_multi_k(
     temperature: float = 0.1,
     num_classes: int | None = None,
 ) -> dict[int, dict[str, float]]:
-    """Weighted kNN accuracy for several ``k`` from one faiss search.
+    """Weighted kNN accuracy for several ``k`` from one search.
 
     Args:
         train_features: ``[N, D]``; train_labels: int ``[N]``.

@@ -82,7 +82,10 @@ def _render(results: Mapping[str, object], curve_name: str | None) -> str:
 
 
 def _loss_png(loss_history: Sequence[float]) -> bytes:
-    from matplotlib.figure import Figure  # no pyplot: no global backend state, Agg for PNG
+    try:
+        from matplotlib.figure import Figure  # no pyplot: no global backend state, Agg for PNG
+    except ImportError:
+        raise ImportError("the loss-curve plot needs matplotlib: pip install 'ssl-evaluation[report]'") from None
 
     figure = Figure(figsize=(6, 3.5), dpi=100)
     axes = figure.add_subplot(1, 1, 1)
