@@ -14,7 +14,7 @@ import torch
 from torch import nn
 
 import ssl_models
-from ssl_train.atomic_text import write_text_atomic
+from ssl_models.atomic_files import atomic_write_text
 from ssl_train.checkpointing import FINAL_NAME, LAST_NAME, check_resume_config, load_train_checkpoint, read_checkpoint, save_train_checkpoint
 from ssl_train.config import ConfigError, config_to_dict, config_to_yaml
 from ssl_train.distributed import DistInfo, all_gather_objects, init_distributed, shutdown_distributed
@@ -245,7 +245,7 @@ def _run(spec: Recipe, cfg: Any, out: Path, resume: bool, progress: bool, hooks:
             load_train_checkpoint(payload, state, rank=info.rank)
             del payload
         if info.is_main:
-            write_text_atomic(out / "config.yaml", config_to_yaml(cfg))
+            atomic_write_text(out / "config.yaml", config_to_yaml(cfg))
         return _train(spec, cfg, out, progress, hooks, info, device, precision, autocast, method, data, state,
                       schedules, per_epoch, steps_per_epoch, total_steps, global_batch, config_dict)  # fmt: skip
     finally:

@@ -78,7 +78,8 @@ class TrainState:
         if self.scaler is not None and state.get("scaler"):
             self.scaler.load_state_dict(state["scaler"])
         mine = state["ranks"][rank]
-        self.loader.load_state_dict(mine["loader"])
+        if int(state["batch_in_epoch"]) > 0:  # at an epoch boundary a fresh iterator is the same position
+            self.loader.load_state_dict(mine["loader"])
         torch.set_rng_state(mine["rng"]["torch"])
         if "cuda" in mine["rng"] and torch.cuda.is_available():
             torch.cuda.set_rng_state(mine["rng"]["cuda"])

@@ -149,13 +149,22 @@ class DINOMethod(Method):
         }
 
     def step(self, batch: Batch, ctx: StepContext) -> dict[str, Tensor]:
-        """Teacher on the 2 global crops, student on all crops; DINOLoss updates the center."""
+        """Teacher on the 2 global crops, student on all crops; DINOLoss updates the center.
+
+        Besides the loss (cross entropy = teacher entropy + KL), the step reports the teacher's
+        entropy and the KL divergence: DINO's loss rises early while centering spreads the
+        teacher's targets; the KL is what the student drives down (collapse shows as both the
+        entropy and the KL going to 0)."""
         with ctx.autocast():
             with torch.no_grad():
                 (teacher_out,) = self.teacher(batch.crops[:2])
             (student_out,) = ctx.model(batch.crops)
-        loss = self.loss(student_out.float(), teacher_out.float(), ctx.values["teacher_temp"])
-        return {"loss": loss}
+        temp = ctx.values["teacher_temp"]
+        with torch.no_grad():  # the teacher's entropy, with the center before this step's update
+            targets = torch.softmax((teacher_out.float() - self.loss.center) / temp, dim=1)
+            entropy = -(targets * targets.clamp_min(1e-12).log()).sum(1).mean()
+        loss = self.loss(student_out.float(), teacher_out.float(), temp)
+        return {"loss": loss, "teacher_entropy": entropy, "kl": loss.detach() - entropy}
 
     def after_backward(self, ctx: StepContext) -> None:
         """DINO's per-parameter clipping, and no update of the last layer in the first epoch(s)."""
