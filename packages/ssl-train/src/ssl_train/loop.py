@@ -305,7 +305,7 @@ def _train(
                         group["weight_decay"] = values["weight_decay"] if group["wd_fixed"] is None else group["wd_fixed"]
                     batch = data.to_batch(raw, state.epoch, device)
                     ctx = StepContext(model, state.step, state.epoch, steps_per_epoch, total_steps, values, autocast,
-                                      device, info.rank, info.world_size)  # fmt: skip
+                                      device, info.rank, info.world_size, cfg.train.seed)  # fmt: skip
                     metrics = method.step(batch, ctx)
                     loss = metrics["loss"]
                     loss_value = float(loss.detach())

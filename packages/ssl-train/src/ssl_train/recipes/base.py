@@ -61,6 +61,10 @@ class StepContext:
             e.g. ``momentum``, ``teacher_temp``).
         autocast: context-manager factory for the run's mixed precision.
         device, rank, world_size: where the step runs.
+        seed: the run's seed. Randomness a step draws itself (rotations, permutations, mixup)
+            must come from ``ssl_data.per_sample_uniforms(seed, epoch, batch.indices, view, n)``
+            (use a ``view`` number above the plan's crops) so that it depends on the sample, not
+            on the batch, the rank or a resume.
     """
 
     model: nn.Module
@@ -73,6 +77,7 @@ class StepContext:
     device: torch.device
     rank: int = 0
     world_size: int = 1
+    seed: int = 0
 
 
 @dataclass
