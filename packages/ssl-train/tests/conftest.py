@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import os
 import shutil
+import tempfile
 from pathlib import Path
 
 import pytest
+import torch
 
 OPENCLIPART = Path("/usr/share/openclipart/png")
 
@@ -23,6 +26,27 @@ TINY_DINO = [
 ]
 TINY = {"simclr": TINY_SIMCLR, "dino": TINY_DINO}
 
+#: issue 13 part A recipes: same tiny data and trunk, tiny heads.
+_TINY_DATA = [
+    "data.source=digits", "data.image_size=16", "data.batch_size=32", "data.limit=160", "data.num_workers=0",
+    "model.width_multiplier=0.125", "train.epochs=2", "train.tensorboard=false", "schedule.warmup_epochs=0.5",
+    "monitor.knn_every_epochs=0",
+]
+TINY_MOCO = _TINY_DATA + ["model.head_hidden_dim=32", "model.projection_dim=16", "loss.queue_size=64"]
+TINY_SWAV = _TINY_DATA + [
+    "model.head_hidden_dim=32", "model.projection_dim=16", "model.num_prototypes=20", "views.local_crops=2",
+    "views.local_size=8", "loss.queue_length=64", "loss.queue_start_epoch=1", "loss.freeze_prototypes_iters=3",
+]
+TINY_BYOL = _TINY_DATA + ["model.projector_hidden_dim=32", "model.projection_dim=16", "model.predictor_hidden_dim=32"]
+TINY_SIMSIAM = _TINY_DATA + ["model.projection_dim=32", "model.predictor_hidden_dim=8"]
+TINY_BARLOW_TWINS = _TINY_DATA + ["model.expander_dims=[32,32]"]
+TINY_VICREG = _TINY_DATA + ["model.expander_dims=[32,32]"]
+TINY_SUPERVISED = _TINY_DATA + ["loss.mixup_alpha=0.2", "loss.cutmix_alpha=1.0", "loss.label_smoothing=0.1"]
+TINY.update({
+    "moco": TINY_MOCO, "swav": TINY_SWAV, "byol": TINY_BYOL, "simsiam": TINY_SIMSIAM,
+    "barlow_twins": TINY_BARLOW_TWINS, "vicreg": TINY_VICREG, "supervised": TINY_SUPERVISED,
+})
+
 
 @pytest.fixture(scope="session")
 def image_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
@@ -36,3 +60,51 @@ def image_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
         for f in files:
             shutil.copy(f, root / category / f.name)
     return root
+
+
+#: issue 13 part B recipes. ClusterFit clusters a checkpoint's features and Colorization needs
+#: colour images: both read files the session fixture below writes into RECIPE_FILES.
+RECIPE_FILES = Path(tempfile.gettempdir()) / f"ssl-train-recipe-tests-{os.getuid()}"
+TINY_CLUSTERFIT_CHECKPOINT = RECIPE_FILES / "clusterfit-stage1.pt"
+TINY_COLOUR_FOLDER = RECIPE_FILES / "colour-pngs"
+TINY.update({
+    "npid": _TINY_DATA + ["model.projection_dim=16", "loss.num_negatives=32"],
+    "npid++": _TINY_DATA + ["model.projection_dim=16", "loss.num_negatives=32"],
+    "pirl": _TINY_DATA + ["model.projection_dim=16", "loss.num_negatives=32", "views.patch_crop_size=24", "views.patch_jitter=1"],
+    "deepclusterv2": _TINY_DATA + ["model.head_hidden_dim=32", "model.projection_dim=16", "loss.num_clusters=[8,8]"],
+    "clusterfit": _TINY_DATA + [f"clusterfit.checkpoint={TINY_CLUSTERFIT_CHECKPOINT}", "clusterfit.num_clusters=8"],
+    "rotnet": _TINY_DATA,
+    "jigsaw": _TINY_DATA + ["model.tile_dim=16", "views.crop_size=24", "views.patch_jitter=1", "loss.num_permutations=10"],
+    "colorization": [x for x in _TINY_DATA if not x.startswith("data.source")]
+    + [f"data.source={TINY_COLOUR_FOLDER}", "data.image_size=32", "loss.bins_images=16"],
+})
+
+
+@pytest.fixture(scope="session", autouse=True)
+def recipe_test_files() -> Path:
+    """A random-init trunk checkpoint (ClusterFit's stage 1) and 128 real colour PNGs from the
+    openclipart-png package (the smallest files: quick to decode) shrunk to 40 px in 2 class folders (Colorization); written
+    atomically, so concurrent sessions share them."""
+    from PIL import Image
+
+    import ssl_models
+    from ssl_models import checkpoint as ckpt_format
+
+    RECIPE_FILES.mkdir(parents=True, exist_ok=True)
+    if not TINY_CLUSTERFIT_CHECKPOINT.is_file():
+        torch.manual_seed(0)
+        trunk = ssl_models.build_trunk("resnet18", width_multiplier=0.125)
+        ckpt_format.save_checkpoint(ckpt_format.model_payload(trunk), TINY_CLUSTERFIT_CHECKPOINT)
+    if not TINY_COLOUR_FOLDER.is_dir() and OPENCLIPART.is_dir():
+        staging = Path(tempfile.mkdtemp(dir=RECIPE_FILES))
+        for category in ("animals", "food"):
+            (staging / category).mkdir()
+            smallest = sorted((OPENCLIPART / category).rglob("*.png"), key=lambda p: (p.stat().st_size, str(p)))[:64]
+            for i, f in enumerate(smallest):
+                with Image.open(f) as im:
+                    im.convert("RGB").resize((40, 40), Image.BILINEAR).save(staging / category / f"{i:03d}.png")
+        try:
+            staging.rename(TINY_COLOUR_FOLDER)
+        except OSError:  # another session got there first
+            shutil.rmtree(staging, ignore_errors=True)
+    return RECIPE_FILES

@@ -50,8 +50,13 @@ def _config(name: str, source: str, workers: int):
     return load_config(get_recipe(name).config_class(), over)
 
 
-@pytest.mark.parametrize("name", ["simclr", "dino"])
-@pytest.mark.parametrize("data,workers", [("memory", 0), ("folder", 0), ("folder", 2)])
+#: every data path for SimCLR and DINO; in memory for the other recipes that keep state between
+#: steps (MoCo's queue and key encoder, SwAV's queue and iteration counter, BYOL's target).
+RESUME_CASES = [(n, d, w) for n in ("simclr", "dino") for d, w in (("memory", 0), ("folder", 0), ("folder", 2))]
+RESUME_CASES += [(n, "memory", 0) for n in ("moco", "swav", "byol")]
+
+
+@pytest.mark.parametrize("name,data,workers", RESUME_CASES)
 def test_crash_and_resume_is_bit_identical(tmp_path, image_folder, name: str, data: str, workers: int) -> None:
     source = "digits" if data == "memory" else str(image_folder)
     cfg = _config(name, source, workers)

@@ -138,6 +138,9 @@ class TrainConfig:
     """The loop's settings, shared by every recipe."""
 
     epochs: int = 8
+    max_steps: int = 0
+    """Train for exactly this many steps instead (0: ``epochs`` epochs); schedules span these
+    steps. Budgeting by steps gives a small data set as many updates as a large one."""
     seed: int = 0
     precision: str = "auto"
     """``auto``, ``fp32``, ``bf16`` or ``fp16`` (fp16 with a gradient scaler). ``auto``: bf16 on GPUs

@@ -8,13 +8,15 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
+import torch
 import torch.distributed as dist
+from torch import Tensor, nn
 
 from ssl_train.config import ConfigError
 
-__all__ = ["DistInfo", "all_gather_objects", "init_distributed", "shutdown_distributed"]
+__all__ = ["PARALLEL", "DistInfo", "all_gather_objects", "init_distributed", "mean_over_ranks", "shutdown_distributed", "wrap_model"]
 
-PARALLEL = ("auto", "ddp", "none")
+PARALLEL = ("auto", "ddp", "fsdp", "none")
 
 
 @dataclass
@@ -40,8 +42,9 @@ def init_distributed(parallel: str, device_type: str, timeout_s: float = 600.0) 
     """Join (or create) the default process group.
 
     ``auto``: DDP when the launcher (``torchrun``, ``ssl pretrain --nproc-per-node``) started
-    several processes (``WORLD_SIZE`` > 1), else none. ``ddp``: always a process group (one
-    process without a launcher). ``none``: never. Backend: NCCL on CUDA, gloo on CPU.
+    several processes (``WORLD_SIZE`` > 1), else none. ``ddp`` / ``fsdp``: always a process group
+    (one process without a launcher). ``none``: never. Backend: NCCL on CUDA, gloo on CPU.
+    ``timeout_s`` bounds every collective: a rank that waits longer for a dead peer fails.
     """
     if parallel not in PARALLEL:
         raise ConfigError(f"train.parallel={parallel!r} is not one of {', '.join(PARALLEL)}")
@@ -71,6 +74,35 @@ def all_gather_objects(obj: Any, info: DistInfo) -> list[Any]:
     out: list[Any] = [None] * info.world_size
     dist.all_gather_object(out, obj)
     return out
+
+
+def mean_over_ranks(metrics: dict[str, Tensor], info: DistInfo) -> dict[str, float]:
+    """Scalar metrics averaged over the ranks (one all-reduce), as floats.
+
+    Each rank's loss is the mean over its own rows, so the mean over ranks is the loss of the
+    global batch: what a 1-process run with the whole batch logs. Every rank gets the same
+    values, so a NaN stops all of them at the same step. ``metrics``: 0-d tensors, the same keys
+    in the same order on every rank.
+    """
+    values = torch.stack([v.detach().float().reshape(()).cpu() for v in metrics.values()])
+    if info.distributed and info.world_size > 1:
+        if dist.get_backend() == "nccl":
+            values = values.cuda()
+        dist.all_reduce(values, op=dist.ReduceOp.SUM)
+        values = values.cpu() / info.world_size
+    return {k: float(v) for k, v in zip(metrics, values.tolist())}
+
+
+def wrap_model(model: nn.Module, parallel: str, info: DistInfo, device: torch.device) -> nn.Module:
+    """The module a step calls: ``model`` wrapped in DDP when a process group exists (``auto``,
+    ``ddp``), sharded in place with FSDP2 (``fsdp``, see :mod:`ssl_train.fsdp`), else ``model``."""
+    if not info.distributed:
+        return model
+    if parallel == "fsdp":
+        from ssl_train.fsdp import shard_model
+
+        return shard_model(model, device)
+    return nn.parallel.DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
 
 
 def shutdown_distributed(info: DistInfo) -> None:

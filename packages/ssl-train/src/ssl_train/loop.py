@@ -17,7 +17,7 @@ import ssl_models
 from ssl_models.atomic_files import atomic_write_text
 from ssl_train.checkpointing import FINAL_NAME, LAST_NAME, check_resume_config, load_train_checkpoint, read_checkpoint, save_train_checkpoint
 from ssl_train.config import ConfigError, config_to_dict, config_to_yaml
-from ssl_train.distributed import DistInfo, all_gather_objects, init_distributed, shutdown_distributed
+from ssl_train.distributed import DistInfo, all_gather_objects, init_distributed, mean_over_ranks, shutdown_distributed, wrap_model
 from ssl_train.hooks import Hook, KNNMonitorHook, ProgressHook, RunInfo, TensorboardHook
 from ssl_train.lr_schedule import auto_scale_factor, build_lr_schedule
 from ssl_train.optim import build_optimizer
@@ -149,7 +149,7 @@ def pretrain(
     recipe: str | Recipe,
     config: Any,
     out_dir: str | Path,
-    resume: bool = False,
+    resume: bool | str = False,
     progress: bool = True,
     hooks: Sequence[Hook] = (),
 ) -> PretrainResult:
@@ -160,7 +160,8 @@ def pretrain(
         config: the recipe's config dataclass (see ``ssl_train.load_config``).
         out_dir: run folder; ``checkpoints/``, ``tensorboard/`` and ``config.yaml`` go there.
         resume: continue from ``OUT/checkpoints/last.pt`` (which must exist, written with the
-            same config except resume-safe keys).
+            same config except resume-safe keys); ``"auto"``: resume when it exists, else start
+            (what restarted ranks of the elastic launcher and requeued SLURM jobs use).
         progress: show a progress bar with ETA and images/s on stderr.
         hooks: further hooks (rank 0), called after the built-in ones.
 
@@ -179,6 +180,8 @@ def pretrain(
     out = Path(out_dir)
     _check_config(cfg)
     last = out / "checkpoints" / LAST_NAME
+    if resume == "auto":
+        resume = last.is_file()
     if resume and not last.is_file():
         raise ConfigError(f"--resume: no checkpoint to resume in {last}")
     device_type = "cuda" if cfg.train.device.startswith("cuda") or (cfg.train.device == "auto" and torch.cuda.is_available()) else "cpu"
@@ -189,7 +192,7 @@ def pretrain(
         shutdown_distributed(info)
 
 
-def _run(spec: Recipe, cfg: Any, out: Path, resume: bool, progress: bool, hooks: Sequence[Hook], info: DistInfo) -> PretrainResult:
+def _run(spec: Recipe, cfg: Any, out: Path, resume: bool | str, progress: bool, hooks: Sequence[Hook], info: DistInfo) -> PretrainResult:
     device = resolve_device(cfg.train.device, info.local_rank)
     if device.type == "cuda":
         torch.cuda.set_device(device)
@@ -200,8 +203,8 @@ def _run(spec: Recipe, cfg: Any, out: Path, resume: bool, progress: bool, hooks:
 
     torch.manual_seed(cfg.train.seed)
     method = spec.build(cfg)
-    if cfg.train.sync_bn and info.world_size > 1:
-        method.model = ssl_models.convert_sync_batchnorm(method.model, group_size=0)
+    if cfg.train.sync_bn and info.world_size > 1:  # the whole method: teachers normalise over the global batch too
+        ssl_models.convert_sync_batchnorm(method, group_size=0, implementation="torch" if device.type == "cuda" else "cpu")
     if cfg.train.activation_checkpointing:
         method.model.trunk.set_activation_checkpointing(True)
     method.to(device)
@@ -215,10 +218,12 @@ def _run(spec: Recipe, cfg: Any, out: Path, resume: bool, progress: bool, hooks:
         rank=info.rank, world_size=info.world_size,
     )  # fmt: skip
     steps_per_epoch = len(data.loader)
-    total_steps = cfg.train.epochs * steps_per_epoch
+    total_steps = cfg.train.max_steps if cfg.train.max_steps > 0 else cfg.train.epochs * steps_per_epoch
+    epochs = math.ceil(total_steps / steps_per_epoch)
     global_batch = cfg.data.batch_size * info.world_size
     peak_lr = cfg.optim.lr * auto_scale_factor(cfg.optim.auto_scale, global_batch, cfg.optim.reference_batch_size)
-    schedules: dict[str, Schedule] = {"lr": build_lr_schedule(cfg.schedule, cfg.train.epochs, peak_lr)}
+    schedules: dict[str, Schedule] = {"lr": build_lr_schedule(cfg.schedule, epochs, peak_lr)}
+    method.train_epochs = total_steps / steps_per_epoch
     method_schedules = method.schedules()
     if "lr" in method_schedules:
         raise ConfigError(f"recipe {spec.name} declares an 'lr' schedule; the learning rate belongs to the schedule section")
@@ -247,7 +252,7 @@ def _run(spec: Recipe, cfg: Any, out: Path, resume: bool, progress: bool, hooks:
         if info.is_main:
             atomic_write_text(out / "config.yaml", config_to_yaml(cfg))
         return _train(spec, cfg, out, progress, hooks, info, device, precision, autocast, method, data, state,
-                      schedules, per_epoch, steps_per_epoch, total_steps, global_batch, config_dict)  # fmt: skip
+                      schedules, per_epoch, steps_per_epoch, total_steps, epochs, global_batch, config_dict)  # fmt: skip
     finally:
         if lock is not None:
             lock.release()
@@ -256,16 +261,15 @@ def _run(spec: Recipe, cfg: Any, out: Path, resume: bool, progress: bool, hooks:
 def _train(
     spec: Recipe, cfg: Any, out: Path, progress: bool, hooks: Sequence[Hook], info: DistInfo, device: torch.device,
     precision: str, autocast: Any, method: Method, data: TrainingData, state: TrainState, schedules: dict[str, Schedule],
-    per_epoch: int, steps_per_epoch: int, total_steps: int, global_batch: int, config_dict: dict[str, Any],
+    per_epoch: int, steps_per_epoch: int, total_steps: int, epochs: int, global_batch: int, config_dict: dict[str, Any],
 ) -> PretrainResult:  # fmt: skip
     optimizer, scaler = state.optimizer, state.scaler
     model: nn.Module = method.model
-    if info.distributed:
-        model = torch.nn.parallel.DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
+    model = wrap_model(model, cfg.train.parallel, info, device)
     if cfg.train.compile:
         model = torch.compile(model)  # type: ignore[assignment]
 
-    run = RunInfo(state, spec.name, config_dict, out, steps_per_epoch, total_steps, cfg.train.epochs, global_batch,
+    run = RunInfo(state, spec.name, config_dict, out, steps_per_epoch, total_steps, epochs, global_batch,
                   data.description, precision, str(device))  # fmt: skip
     all_hooks: list[Hook] = []
     if info.is_main:
@@ -294,7 +298,7 @@ def _train(
     method.train()
     try:
         with _StopSignal() as stop:
-            while state.epoch < cfg.train.epochs:
+            while state.step < total_steps:
                 if state.batch_in_epoch == 0:
                     data.loader.set_epoch(state.epoch)
                     method.on_epoch_start(EpochContext(state.epoch, device, features, info.rank, info.world_size))
@@ -308,7 +312,8 @@ def _train(
                                       device, info.rank, info.world_size, cfg.train.seed)  # fmt: skip
                     metrics = method.step(batch, ctx)
                     loss = metrics["loss"]
-                    loss_value = float(loss.detach())
+                    floats = mean_over_ranks(metrics, info)  # the global batch's values, the same on every rank
+                    loss_value = floats["loss"]
                     if not math.isfinite(loss_value):
                         raise TrainingDivergedError(
                             f"loss is {loss_value} at step {state.step} (epoch {state.epoch + 1}); "
@@ -342,15 +347,14 @@ def _train(
                         run.images_per_second = window_steps * global_batch / max(now - window_start, 1e-9)
                         window_start, window_steps = now, 0
                     run.values = values
-                    floats = {k: float(v.detach()) for k, v in metrics.items()}
                     for hook in all_hooks:
                         hook.on_step_end(run, floats)
                     every = cfg.train.checkpoint_every_steps
                     if every and state.step % every == 0 and state.batch_in_epoch < steps_per_epoch:
                         save()
-                    if stop.signum is not None:
+                    if stop.signum is not None or state.step >= total_steps:
                         break
-                if stop.signum is not None and state.batch_in_epoch < steps_per_epoch:
+                if stop.signum is not None and state.batch_in_epoch < steps_per_epoch and state.step < total_steps:
                     save()
                     code = 130 if stop.signum == signal.SIGINT else 143
                     where = out / "checkpoints" / LAST_NAME
@@ -364,7 +368,7 @@ def _train(
                 for hook in all_hooks:
                     hook.on_epoch_end(run)
                 save()
-                if stop.signum is not None and state.epoch < cfg.train.epochs:
+                if stop.signum is not None and state.step < total_steps:
                     raise TrainingInterrupted(
                         f"interrupted after epoch {state.epoch}; checkpoint saved to {out / 'checkpoints' / LAST_NAME}; "
                         f"resume with: ssl pretrain {spec.name} --out {out} --resume",

@@ -259,5 +259,6 @@ def build_training_data(
     loader = ssl_data.build_loader(
         dataset, batch_size, shuffle=True, seed=seed, num_workers=workers, drop_last=True,
         collate_fn=_first if in_memory else None, rank=rank, world_size=world_size,
+        shard="stride",  # the global batches do not depend on the world size (a W-rank run equals a 1-rank one)
     )  # fmt: skip
     return TrainingData(loader, dataset, description, n, in_memory, plan, seed, image_size, labelled, make)

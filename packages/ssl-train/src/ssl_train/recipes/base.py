@@ -104,6 +104,9 @@ class Method(nn.Module):
     """
 
     model: ssl_models.SSLModel
+    #: the run's length in epochs (``total steps / steps per epoch``; fractional with
+    #: ``train.max_steps``), set by the loop before it calls :meth:`schedules`.
+    train_epochs: float = 1.0
 
     def views(self) -> ViewPlan:
         """The crops each training sample yields."""
@@ -119,7 +122,8 @@ class Method(nn.Module):
         )  # fmt: skip
 
     def schedules(self) -> dict[str, Schedule]:
-        """The method's own schedules by name (fraction of training -> value). A ``weight_decay``
+        """The method's own schedules by name (fraction of training -> value; warm-ups given in
+        epochs divide by :attr:`train_epochs`). A ``weight_decay``
         entry replaces the constant ``optim.weight_decay``; every value reaches
         :attr:`StepContext.values` and the logs."""
         return {}

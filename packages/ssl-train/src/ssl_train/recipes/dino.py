@@ -127,7 +127,6 @@ class DINOMethod(Method):
             num_crops=self.plan.num_crops, crops_for_teacher=(0, 1),
         )  # fmt: skip
         self.cfg = lc
-        self.epochs = cfg.train.epochs
         self.weight_decay = cfg.optim.weight_decay
 
     def views(self) -> ViewPlan:
@@ -135,7 +134,7 @@ class DINOMethod(Method):
 
     def schedules(self) -> dict[str, Schedule]:
         lc = self.cfg
-        warm = min(1.0, lc.teacher_temp_warmup_epochs / self.epochs)
+        warm = min(1.0, lc.teacher_temp_warmup_epochs / self.train_epochs)
         temp: Schedule = Constant(lc.teacher_temp)
         if warm >= 1.0:
             temp = Linear(lc.teacher_temp_start, lc.teacher_temp)
