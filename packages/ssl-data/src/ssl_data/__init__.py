@@ -5,6 +5,7 @@ from ssl_data.catalog import catalog_add, catalog_list, catalog_path, catalog_re
 from ssl_data.dataset import SSLDataset
 from ssl_data.invalid_images import TooManyInvalidImagesError
 from ssl_data.loader import SSLDataLoader, build_loader
+from ssl_data.sources.fashion_mnist_fetch import locate_fashion_mnist
 from ssl_data.sampling import StatefulDistributedSampler, per_sample_uniforms, sample_seed, worker_init_fn
 from ssl_data.sources import (
     FileListSource,
@@ -42,6 +43,7 @@ __all__ = [
     "limit_dataset",
     "load_digits",
     "load_fashion_mnist",
+    "locate_fashion_mnist",
     "per_sample_uniforms",
     "sample_seed",
     "worker_init_fn",

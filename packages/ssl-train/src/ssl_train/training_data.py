@@ -27,7 +27,6 @@ from torchvision.transforms import v2
 
 import ssl_data
 from ssl_data.sources.data_limit import data_limit_indices
-from ssl_data.sources.fashion_mnist import fashion_mnist_available
 from ssl_train.config import ConfigError
 from ssl_train.recipes.base import Batch
 from ssl_train.views import ViewPlan, augment_batch
@@ -121,12 +120,14 @@ class TrainingData:
 
 def _tensor_source(source: str) -> tuple[Tensor, Tensor, str] | None:
     if source == "fashion-mnist":
-        if fashion_mnist_available():
-            images, labels = ssl_data.load_fashion_mnist("train")
-            return images, labels, "Fashion-MNIST train split (60,000 images)"
+        folder = ssl_data.locate_fashion_mnist()
+        if folder is not None:
+            images, labels = ssl_data.load_fashion_mnist("train", folder)
+            return images, labels, f"Fashion-MNIST train split (60,000 images, {folder})"
         images, labels = ssl_data.load_digits("train")
-        print("ssl: Fashion-MNIST not found (install the Debian package dataset-fashion-mnist); "
-              "using scikit-learn's digits (seeded 80 % split) instead", file=sys.stderr, flush=True)
+        print("ssl: Fashion-MNIST not found (set SSL_FASHION_MNIST, install the Debian package "
+              "dataset-fashion-mnist, or go online); using scikit-learn's digits (seeded 80 % split) instead",
+              file=sys.stderr, flush=True)  # fmt: skip
         return images, labels, "digits (fallback: Fashion-MNIST files not found; seeded 80 % train split, 1,437 images)"
     if source == "digits":
         images, labels = ssl_data.load_digits("train")
