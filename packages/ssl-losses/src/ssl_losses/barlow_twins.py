@@ -7,7 +7,7 @@ from torch import Tensor, nn
 
 from ssl_losses.distributed import all_reduce_sum, world_size
 
-__all__ = ["BarlowTwinsLoss"]
+__all__ = ["CONVENTIONS", "BarlowTwinsLoss"]
 
 #: ``paper``: each view standardised on its own; ``vissl``: VISSL 0.1.6, both views jointly.
 CONVENTIONS = ("paper", "vissl")
