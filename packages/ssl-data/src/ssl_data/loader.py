@@ -91,6 +91,7 @@ def build_loader(
     multiprocessing_context: str | None = None,
     snapshot_every_n_steps: int = 1,
     persistent_workers: bool = False,
+    shard: str = "slice",
 ) -> SSLDataLoader:
     """Build the resumable loader for one rank (VISSL's ``build_dataloader``).
 
@@ -105,6 +106,9 @@ def build_loader(
             :func:`default_worker_start_method` ("fork" in a spawned rank on Linux, else torch's
             default). Pass "spawn" to keep spawned workers there.
         snapshot_every_n_steps: how often workers report state to torchdata (1: exact resume).
+        shard: how the sampler splits the data over ranks: ``"slice"`` (VISSL's contiguous slices)
+            or ``"stride"`` (one global permutation dealt round-robin: the global batches do not
+            depend on the world size); see ``StatefulDistributedSampler``.
         persistent_workers: keep workers between epochs (saves their start-up, which matters
             under the "spawn" start method). ``SSLDataset`` keeps its epoch in shared memory, so
             persistent workers still see ``set_epoch``; other datasets' ``set_epoch`` would not
@@ -119,7 +123,8 @@ def build_loader(
     if num_workers < 0:
         raise ValueError(f"num_workers must be >= 0, got {num_workers}")
     sampler = StatefulDistributedSampler(
-        dataset, num_replicas=world_size, rank=rank, shuffle=shuffle, seed=seed, drop_last=drop_last  # type: ignore[arg-type]
+        dataset, num_replicas=world_size, rank=rank, shuffle=shuffle, seed=seed, drop_last=drop_last,  # type: ignore[arg-type]
+        shard=shard,
     )
     generator = torch.Generator()
     generator.manual_seed(seed)

@@ -30,6 +30,12 @@ class StatefulDistributedSampler(Sampler[int]):
         dataset: anything with ``len``.
         num_replicas, rank: default to ``torch.distributed``'s world size and rank (1 and 0
             without an initialised process group).
+        shard: ``"slice"`` (the above, VISSL's) or ``"stride"``: one permutation of the whole
+            dataset (seeded from ``seed + epoch``) dealt out round-robin, rank ``r`` taking
+            positions ``r, r + W, ...`` (torch's DistributedSampler semantics). With ``"stride"``
+            the union of the ranks' ``k``-th batches of size ``b`` is the ``k``-th batch of a
+            1-rank run with batch ``W * b``, whatever the world size (costs ``len(dataset)``
+            ints per rank per epoch).
     """
 
     def __init__(
@@ -40,7 +46,10 @@ class StatefulDistributedSampler(Sampler[int]):
         shuffle: bool = True,
         seed: int = 0,
         drop_last: bool = False,
+        shard: str = "slice",
     ) -> None:
+        if shard not in ("slice", "stride"):
+            raise ValueError(f"shard must be 'slice' or 'stride', got {shard!r}")
         dist_on = torch.distributed.is_available() and torch.distributed.is_initialized()
         if num_replicas is None:
             num_replicas = torch.distributed.get_world_size() if dist_on else 1
@@ -59,6 +68,7 @@ class StatefulDistributedSampler(Sampler[int]):
         self.shuffle = shuffle
         self.seed = int(seed)
         self.drop_last = drop_last
+        self.shard = shard
         self.num_samples = n // num_replicas if drop_last else math.ceil(n / num_replicas)
         if self.num_samples == 0:
             raise ValueError(f"dataset of {n} samples is smaller than num_replicas={num_replicas} with drop_last")
@@ -74,6 +84,13 @@ class StatefulDistributedSampler(Sampler[int]):
 
     def indices(self) -> list[int]:
         """This rank's full index order for the current epoch (``num_samples`` ints)."""
+        if self.shard == "stride":
+            g = torch.Generator()
+            g.manual_seed(self.seed + self.epoch)
+            n, total = self.dataset_size, self.num_samples * self.num_replicas
+            order = torch.randperm(n, generator=g) if self.shuffle else torch.arange(n, dtype=torch.int64)
+            order = torch.cat([order, order[: max(0, total - n)]])[:total]
+            return order[self.rank :: self.num_replicas].tolist()
         start = self.rank * self.num_samples
         own = torch.arange(start, start + self.num_samples, dtype=torch.int64) % self.dataset_size
         if self.shuffle:

@@ -1,0 +1,98 @@
+"""A 2-process run (real processes started by torch's elastic launcher, gloo, CPU, DDP,
+SyncBatchNorm) equals a 1-process run on the same global batch, step by step, for every recipe.
+
+The 1-process run uses ``data.batch_size=2b``, the 2-process run ``b`` per rank; the sampler's
+``stride`` sharding makes the union of the ranks' k-th batches the 1-process k-th batch and the
+views are drawn per sample, so both runs see the same images and views. What may differ is the
+order of floating-point sums (all-reduces, gathered negatives, global BatchNorm statistics).
+
+These tiny networks are chaotic at their training learning rates (a 1-process run with 1 and with
+2 torch threads drifts apart by 1e-2 in loss within 10 steps: digits have flat black backgrounds,
+so some BatchNorm channels have near-zero variance and amplify rounding), so the equivalence runs
+use a small learning rate, and the test checks that the weights still moved by far more than the
+tolerance (so a wrong gradient scale would show), and that a run without SyncBatchNorm fails it.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from ssl_models import checkpoint as ckpt_format
+from ssl_train import get_recipe, list_recipes, load_config, pretrain
+from ssl_train.launch import launch
+from ssl_train.worker import worker_argv
+
+from .conftest import TINY
+
+STEPS_PER_EPOCH, EPOCHS = 5, 4  # 20 steps
+LOSS_TOL, WEIGHT_TOL = 1e-5, 1e-4
+
+
+def _overrides(name: str, sync_bn: bool = True) -> tuple[list[str], int]:
+    """The recipe's tiny config for 20 steps of global batch ``B`` (TINY's batch), small lr."""
+    if name not in TINY:
+        pytest.fail(f"recipe {name!r} has no TINY entry in packages/ssl-train/tests/conftest.py")
+    tiny = TINY[name]
+    batch = int(next((o.split("=", 1)[1] for o in reversed(tiny) if o.startswith("data.batch_size=")), "32"))
+    cfg = load_config(get_recipe(name).config_class(), tiny)
+    lr = 2e-5 if cfg.optim.name == "adamw" else 1e-3  # Adam turns rounding in tiny gradients into lr-sized steps
+    over = [o for o in tiny if not o.startswith("data.batch_size=")] + [
+        f"data.limit={STEPS_PER_EPOCH * batch}", f"train.epochs={EPOCHS}", f"optim.lr={lr}",
+        f"train.sync_bn={str(sync_bn).lower()}", "train.threads=1", "train.checkpoint_every_steps=0",
+        "train.tensorboard=false", "monitor.knn_every_epochs=0",
+    ]  # fmt: skip
+    return over, batch
+
+
+def _state(out: Path) -> dict:
+    return ckpt_format.load_checkpoint(out / "checkpoints" / "last.pt")["train_state"]
+
+
+def _run_pair(name: str, tmp_path: Path, sync_bn: bool = True) -> tuple[dict, dict, dict]:
+    over, batch = _overrides(name, sync_bn)
+    assert batch % 2 == 0
+    cfg = load_config(get_recipe(name).config_class(), over + [f"data.batch_size={batch}"])
+    torch.manual_seed(cfg.train.seed)
+    init = {k: v.clone() for k, v in get_recipe(name).build(cfg).state_dict().items()}
+    pretrain(name, cfg, tmp_path / "one", progress=False)
+    launch(worker_argv(name, str(tmp_path / "two"), over + [f"data.batch_size={batch // 2}"]), nproc_per_node=2)
+    return _state(tmp_path / "one"), _state(tmp_path / "two"), init
+
+
+def _max_weight_difference(a: dict, b: dict) -> tuple[float, str]:
+    worst, where = 0.0, ""
+    assert a.keys() == b.keys()
+    for key in a:
+        if a[key].is_floating_point():
+            d = float((a[key].double() - b[key].double()).abs().max()) if a[key].numel() else 0.0
+            if d > worst:
+                worst, where = d, key
+        else:
+            assert torch.equal(a[key], b[key]), key
+    return worst, where
+
+
+@pytest.mark.timeout(900)
+@pytest.mark.parametrize("name", list_recipes())
+def test_two_processes_equal_one_process_step_by_step(tmp_path: Path, name: str) -> None:
+    one, two, init = _run_pair(name, tmp_path)
+    assert one["step"] == two["step"] == STEPS_PER_EPOCH * EPOCHS
+    assert two["world_size"] == 2 and len(two["ranks"]) == 2
+    losses_one, losses_two = np.asarray(one["loss_history"]), np.asarray(two["loss_history"])
+    assert len(losses_one) == len(losses_two) == 20
+    np.testing.assert_allclose(losses_two, losses_one, rtol=0, atol=LOSS_TOL)
+    worst, where = _max_weight_difference(one["method"], two["method"])  # model, teachers, centers, queues
+    assert worst <= WEIGHT_TOL, f"{where} differs by {worst:.3g}"
+    moved = max(float((one["method"][k] - v).abs().max()) for k, v in init.items() if v.is_floating_point() and v.numel())
+    assert moved > 10 * WEIGHT_TOL, f"the weights moved by only {moved:.3g}: the check would be blind"
+
+
+def test_without_sync_batchnorm_the_runs_differ(tmp_path: Path) -> None:
+    """The comparison can fail: per-rank BatchNorm statistics change the loss at the first step."""
+    one, two, _ = _run_pair("simclr", tmp_path, sync_bn=False)
+    assert abs(one["loss_history"][0] - two["loss_history"][0]) > 100 * LOSS_TOL
+    assert _max_weight_difference(one["method"], two["method"])[0] > WEIGHT_TOL

@@ -1,0 +1,150 @@
+"""Faults in a 2-process run (real processes, gloo, CPU): one rank SIGKILLed makes the job exit
+non-zero within 60 s naming the rank; the elastic launcher's restarts, and a relaunch after a
+failed job, resume from the last checkpoint and end bit-identical to the uninterrupted run."""
+
+from __future__ import annotations
+
+import os
+import random
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+import torch
+
+from ssl_models import checkpoint as ckpt_format
+from ssl_train.launch import LaunchError, launch
+from ssl_train.worker import worker_argv
+
+from .conftest import TINY
+
+#: about 60 steps of 2 x 16 images; a checkpoint after every step.
+OVER = [o for o in TINY["simclr"] if not o.startswith("data.batch_size=")] + [
+    "data.batch_size=16", "train.epochs=12", "train.checkpoint_every_steps=1", "train.threads=1",
+]  # fmt: skip
+
+LAUNCHER = textwrap.dedent("""
+    import sys
+    from ssl_train.launch import LaunchError, launch
+    from ssl_train.worker import worker_argv
+    try:
+        launch(worker_argv("simclr", sys.argv[1], sys.argv[3:]), nproc_per_node=2, max_restarts=int(sys.argv[2]))
+    except LaunchError as exc:
+        print(f"ssl: error: {exc}", file=sys.stderr)
+        sys.exit(1)
+""")
+
+
+def _start(out: Path, max_restarts: int = 0) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-c", LAUNCHER, str(out), str(max_restarts), *OVER],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # fmt: skip
+
+
+def _worker_pid(launcher: int, rank: int, timeout: float = 120) -> int:
+    """The pid of ``rank`` among the launcher's child processes (read from /proc)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for entry in Path("/proc").iterdir():
+            if not entry.name.isdigit():
+                continue
+            try:
+                stat = (entry / "stat").read_text()
+                ppid = int(stat.rsplit(")", 1)[1].split()[1])
+                env = (entry / "environ").read_bytes().split(b"\0")
+            except (OSError, IndexError, ValueError):
+                continue
+            if ppid == launcher and f"RANK={rank}".encode() in env:
+                return int(entry.name)
+        time.sleep(0.1)
+    raise AssertionError(f"no worker of rank {rank} appeared under pid {launcher}")
+
+
+def _wait_for_checkpoint(out: Path, proc: subprocess.Popen, timeout: float = 180) -> None:
+    last = out / "checkpoints" / "last.pt"
+    deadline = time.monotonic() + timeout
+    while not last.exists() and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert last.exists(), "no checkpoint appeared"
+
+
+def _state(out: Path) -> dict:
+    return ckpt_format.load_checkpoint(out / "checkpoints" / "last.pt")["train_state"]
+
+
+def _assert_identical(a: dict, b: dict) -> None:
+    assert a["step"] == b["step"] and a["loss_history"] == b["loss_history"]
+    for key in a["method"]:
+        assert torch.equal(a["method"][key], b["method"][key]), key
+    for (_, va), (_, vb) in zip(sorted(a["optimizer"]["state"].items()), sorted(b["optimizer"]["state"].items())):
+        for name in va:
+            assert torch.equal(torch.as_tensor(va[name]), torch.as_tensor(vb[name])), name
+
+
+@pytest.fixture(scope="module")
+def straight(tmp_path_factory: pytest.TempPathFactory) -> dict:
+    """The uninterrupted 2-process run."""
+    out = tmp_path_factory.mktemp("straight")
+    launch(worker_argv("simclr", str(out), OVER), nproc_per_node=2)
+    return _state(out)
+
+
+@pytest.mark.timeout(300)
+def test_a_killed_rank_stops_the_job_within_60s_naming_it(tmp_path: Path) -> None:
+    proc = _start(tmp_path)
+    _wait_for_checkpoint(tmp_path, proc)
+    os.kill(_worker_pid(proc.pid, 1), signal.SIGKILL)
+    killed = time.monotonic()
+    try:
+        _, err = proc.communicate(timeout=60)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        raise AssertionError("the job still runs 60 s after one of its ranks was killed") from None
+    assert time.monotonic() - killed < 60
+    assert proc.returncode != 0
+    line = [x for x in err.splitlines() if x.startswith("ssl: error:")]
+    assert line and "rank 1 " in line[-1] and "SIGKILL" in line[-1], err[-2000:]
+
+
+def test_launch_refuses_bad_arguments() -> None:
+    with pytest.raises(ValueError, match="nproc_per_node"):
+        launch(["-m", "ssl_train.worker"], nproc_per_node=0)
+    with pytest.raises(ValueError, match="rdzv_endpoint"):
+        launch(["-m", "ssl_train.worker"], nnodes=2)
+    with pytest.raises(LaunchError, match="rank 0 .*exit code 2"):
+        launch(worker_argv("simclr", "/nonexistent-dir/x", ["no.such_key=1"]), nproc_per_node=1)
+
+
+@pytest.mark.timeout(600)
+def test_max_restarts_resume_from_the_last_checkpoint(tmp_path: Path, straight: dict) -> None:
+    proc = _start(tmp_path, max_restarts=1)
+    _wait_for_checkpoint(tmp_path, proc)
+    time.sleep(0.7)
+    os.kill(_worker_pid(proc.pid, 1), signal.SIGKILL)
+    _, err = proc.communicate(timeout=400)
+    assert proc.returncode == 0, err[-3000:]
+    _assert_identical(_state(tmp_path), straight)
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(1800)
+def test_sigkill_at_10_random_moments_then_resume_is_bit_identical(tmp_path: Path, straight: dict) -> None:
+    """kill -9 of a random rank at 10 random moments (during steps and checkpoint writes alike);
+    each time the job fails, and launching it again resumes it. The end is bit-identical."""
+    rng = random.Random(12)
+    for attempt in range(10):
+        proc = _start(tmp_path)
+        _wait_for_checkpoint(tmp_path, proc)
+        time.sleep(rng.uniform(0.0, 1.5))
+        rank = rng.randrange(2)
+        os.kill(_worker_pid(proc.pid, rank), signal.SIGKILL)
+        _, err = proc.communicate(timeout=120)
+        if proc.returncode == 0:  # the run finished before the kill landed
+            break
+        assert f"rank {rank} " in err, err[-2000:]
+        assert ckpt_format.load_checkpoint(tmp_path / "checkpoints" / "last.pt")["train_state"]["step"] >= 1
+    launch(worker_argv("simclr", str(tmp_path), OVER), nproc_per_node=2)
+    _assert_identical(_state(tmp_path), straight)
