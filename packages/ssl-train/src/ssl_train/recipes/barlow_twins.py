@@ -25,9 +25,10 @@ import ssl_losses
 import ssl_models
 from ssl_losses.barlow_twins import CONVENTIONS
 from ssl_train.config import ConfigError, DataConfig, MonitorConfig, OptimConfig, ScheduleConfig, TrainConfig
+from ssl_train.recipes.asymmetric_views import AsymmetricViewsConfig, asymmetric_views
 from ssl_train.recipes.base import Batch, Method, Recipe, StepContext
 from ssl_train.recipes.trunk_options import build_recipe_trunk
-from ssl_train.views import CropSpec, ViewPlan
+from ssl_train.views import ViewPlan
 
 __all__ = ["BARLOW_TWINS", "BarlowTwins", "BarlowTwinsConfig"]
 
@@ -39,20 +40,6 @@ class BarlowTwinsModelConfig:
     small_input: bool = False
     expander_dims: list[int] = field(default_factory=lambda: [1024, 1024, 1024])
     """Expander widths after the trunk (Barlow Twins: 8192, 8192, 8192)."""
-
-
-@dataclass
-class BarlowTwinsViewsConfig:
-    crop_scale_min: float = 0.35
-    """Barlow Twins: 0.08 (at 224 px)."""
-    crop_scale_max: float = 1.0
-    jitter_strength: float = 0.5
-    p_gray: float = 0.2
-    p_blur_view1: float = 0.0
-    """Barlow Twins: 1.0 (at 224 px; a blur at 28 px erases the image)."""
-    p_blur_view2: float = 0.0
-    """Barlow Twins: 0.1."""
-    p_solarize_view2: float = 0.2
 
 
 @dataclass
@@ -70,7 +57,7 @@ class BarlowTwinsConfig:
 
     data: DataConfig = field(default_factory=DataConfig)
     model: BarlowTwinsModelConfig = field(default_factory=BarlowTwinsModelConfig)
-    views: BarlowTwinsViewsConfig = field(default_factory=BarlowTwinsViewsConfig)
+    views: AsymmetricViewsConfig = field(default_factory=AsymmetricViewsConfig)
     loss: BarlowTwinsLossConfig = field(default_factory=BarlowTwinsLossConfig)
     optim: OptimConfig = field(default_factory=lambda: OptimConfig(lr=0.1, weight_decay=1e-5))
     schedule: ScheduleConfig = field(default_factory=lambda: ScheduleConfig(warmup_epochs=1.0))
@@ -88,11 +75,7 @@ class BarlowTwins(Method):
             raise ConfigError(f"loss.convention must be one of {', '.join(CONVENTIONS)}, got {lc.convention!r}")
         trunk = build_recipe_trunk(m.trunk, m.width_multiplier, m.small_input)
         self.model = ssl_models.SSLModel(trunk, [ssl_models.ExpanderHead([trunk.num_features, *m.expander_dims])])
-        scale, size = (v.crop_scale_min, v.crop_scale_max), cfg.data.image_size
-        self.plan = ViewPlan((
-            CropSpec(size, 1, scale, v.jitter_strength, 0.8, v.p_gray, 0.5, v.p_blur_view1, 0.0),
-            CropSpec(size, 1, scale, v.jitter_strength, 0.8, v.p_gray, 0.5, v.p_blur_view2, v.p_solarize_view2),
-        ))  # fmt: skip
+        self.plan = asymmetric_views(v, cfg.data.image_size)
         self.loss = ssl_losses.BarlowTwinsLoss(lambda_=lc.lambda_, scale_loss=lc.scale_loss, convention=lc.convention)
 
     def views(self) -> ViewPlan:

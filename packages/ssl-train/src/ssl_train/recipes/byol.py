@@ -27,10 +27,11 @@ from torch import Tensor
 import ssl_losses
 import ssl_models
 from ssl_train.config import DataConfig, MonitorConfig, OptimConfig, ScheduleConfig, TrainConfig
+from ssl_train.recipes.asymmetric_views import AsymmetricViewsConfig, asymmetric_views
 from ssl_train.recipes.base import Batch, Method, Recipe, StepContext
 from ssl_train.recipes.trunk_options import build_recipe_trunk
 from ssl_train.schedules import Cosine, Schedule
-from ssl_train.views import CropSpec, ViewPlan
+from ssl_train.views import ViewPlan
 
 __all__ = ["BYOL", "BYOLConfig", "BYOLMethod"]
 
@@ -49,20 +50,6 @@ class BYOLModelConfig:
 
 
 @dataclass
-class BYOLViewsConfig:
-    crop_scale_min: float = 0.35
-    """BYOL: 0.08 (at 224 px)."""
-    crop_scale_max: float = 1.0
-    jitter_strength: float = 0.5
-    p_gray: float = 0.2
-    p_blur_view1: float = 0.0
-    """BYOL: 1.0 (at 224 px; a blur at 28 px erases the image)."""
-    p_blur_view2: float = 0.0
-    """BYOL: 0.1."""
-    p_solarize_view2: float = 0.2
-
-
-@dataclass
 class BYOLLossConfig:
     momentum_start: float = 0.99
     """Target EMA momentum at the start, cosine to 1.0 (BYOL: 0.996)."""
@@ -74,7 +61,7 @@ class BYOLConfig:
 
     data: DataConfig = field(default_factory=DataConfig)
     model: BYOLModelConfig = field(default_factory=BYOLModelConfig)
-    views: BYOLViewsConfig = field(default_factory=BYOLViewsConfig)
+    views: AsymmetricViewsConfig = field(default_factory=AsymmetricViewsConfig)
     loss: BYOLLossConfig = field(default_factory=BYOLLossConfig)
     optim: OptimConfig = field(default_factory=lambda: OptimConfig(lr=0.1, weight_decay=1e-5))
     schedule: ScheduleConfig = field(default_factory=lambda: ScheduleConfig(warmup_epochs=1.0))
@@ -93,12 +80,7 @@ class BYOLMethod(Method):
         predictor = ssl_models.PredictorHead([m.projection_dim, m.predictor_hidden_dim, m.projection_dim])
         self.model = ssl_models.SSLModel(trunk, [[projector, predictor]])
         self.target = ssl_models.MomentumEncoder(self.model)
-        scale = (v.crop_scale_min, v.crop_scale_max)
-        size = cfg.data.image_size
-        self.plan = ViewPlan((
-            CropSpec(size, 1, scale, v.jitter_strength, 0.8, v.p_gray, 0.5, v.p_blur_view1, 0.0),
-            CropSpec(size, 1, scale, v.jitter_strength, 0.8, v.p_gray, 0.5, v.p_blur_view2, v.p_solarize_view2),
-        ))  # fmt: skip
+        self.plan = asymmetric_views(v, cfg.data.image_size)
         self.loss = ssl_losses.BYOLLoss(num_crops=2)
         self.momentum_start = cfg.loss.momentum_start
 

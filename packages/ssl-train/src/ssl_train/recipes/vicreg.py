@@ -21,9 +21,10 @@ from torch import Tensor
 import ssl_losses
 import ssl_models
 from ssl_train.config import DataConfig, MonitorConfig, OptimConfig, ScheduleConfig, TrainConfig
+from ssl_train.recipes.asymmetric_views import AsymmetricViewsConfig, asymmetric_views
 from ssl_train.recipes.base import Batch, Method, Recipe, StepContext
 from ssl_train.recipes.trunk_options import build_recipe_trunk
-from ssl_train.views import CropSpec, ViewPlan
+from ssl_train.views import ViewPlan
 
 __all__ = ["VICREG", "VICReg", "VICRegConfig"]
 
@@ -35,20 +36,6 @@ class VICRegModelConfig:
     small_input: bool = False
     expander_dims: list[int] = field(default_factory=lambda: [1024, 1024, 1024])
     """Expander widths after the trunk (VICReg: 8192, 8192, 8192)."""
-
-
-@dataclass
-class VICRegViewsConfig:
-    crop_scale_min: float = 0.35
-    """VICReg: 0.08 (at 224 px)."""
-    crop_scale_max: float = 1.0
-    jitter_strength: float = 0.5
-    p_gray: float = 0.2
-    p_blur_view1: float = 0.0
-    """VICReg: 1.0 (at 224 px; a blur at 28 px erases the image)."""
-    p_blur_view2: float = 0.0
-    """VICReg: 0.1."""
-    p_solarize_view2: float = 0.2
 
 
 @dataclass
@@ -64,7 +51,7 @@ class VICRegConfig:
 
     data: DataConfig = field(default_factory=DataConfig)
     model: VICRegModelConfig = field(default_factory=VICRegModelConfig)
-    views: VICRegViewsConfig = field(default_factory=VICRegViewsConfig)
+    views: AsymmetricViewsConfig = field(default_factory=AsymmetricViewsConfig)
     loss: VICRegLossConfig = field(default_factory=VICRegLossConfig)
     optim: OptimConfig = field(default_factory=lambda: OptimConfig(lr=0.1, weight_decay=1e-5))
     schedule: ScheduleConfig = field(default_factory=lambda: ScheduleConfig(warmup_epochs=1.0))
@@ -80,11 +67,7 @@ class VICReg(Method):
         m, v, lc = cfg.model, cfg.views, cfg.loss
         trunk = build_recipe_trunk(m.trunk, m.width_multiplier, m.small_input)
         self.model = ssl_models.SSLModel(trunk, [ssl_models.ExpanderHead([trunk.num_features, *m.expander_dims])])
-        scale, size = (v.crop_scale_min, v.crop_scale_max), cfg.data.image_size
-        self.plan = ViewPlan((
-            CropSpec(size, 1, scale, v.jitter_strength, 0.8, v.p_gray, 0.5, v.p_blur_view1, 0.0),
-            CropSpec(size, 1, scale, v.jitter_strength, 0.8, v.p_gray, 0.5, v.p_blur_view2, v.p_solarize_view2),
-        ))  # fmt: skip
+        self.plan = asymmetric_views(v, cfg.data.image_size)
         self.loss = ssl_losses.VICRegLoss(sim_coeff=lc.sim_coeff, std_coeff=lc.std_coeff, cov_coeff=lc.cov_coeff)
 
     def views(self) -> ViewPlan:
