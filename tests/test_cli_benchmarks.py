@@ -88,19 +88,19 @@ SUITE = """
 defaults:
   checkpoint: tiny.pt
 runs:
-  - {{benchmark: linear, data: colours, options: {{image_size: 16, linear_epochs: 5}}}}
-  - {{benchmark: clustering, data: colours, options: {{image_size: 16}}}}
-  - {{benchmark: all, data: colours, options: {{image_size: 16, knn_k: 5, linear_epochs: 2}}}}
+  - {{benchmark: linear, data: colours, options: [extraction.image_size=16, linear.epochs=5]}}
+  - {{benchmark: clustering, data: colours, options: {{extraction: {{image_size: 16}}}}}}
+  - {{benchmark: all, data: colours, options: [extraction.image_size=16, knn.k=5, linear.epochs=2]}}
   - {{benchmark: multi-layer-linear, data: colours, options: {{image_size: 16, epochs: 2, layers: [res4, res5avg], pooling: global}}}}
   - {{benchmark: virb-grid, data: colours, options: {{image_size: 16, epochs: 2}}}}
-  - {{benchmark: svm, name: colour-svm, data: colours, options: {{image_size: 16, folds: 2}}}}
-  - {{benchmark: low-shot, data: voc07-lists, options: {{image_size: 16, ks: [1], samples: 2}}}}
+  - {{benchmark: svm, name: colour-svm, data: colours, options: {{image_size: 16, cross_val_folds: 2}}}}
+  - {{benchmark: low-shot, data: voc07-lists, options: {{image_size: 16, ks: [1], num_samples: 2}}}}
   - {{benchmark: finetune, data: colours, options: {{image_size: 16, epochs: 1, batch_size: 8}}}}
   - {{benchmark: semi-supervised, data: colours, options: {{image_size: 16, epochs: 1, fraction: 0.25}}}}
   - {{benchmark: low-shot-transfer, data: colours, options: {{image_size: 16, epochs: 1, data_limit: 6}}}}
   - {{benchmark: robustness, checkpoint: {classifier}, data: imagenet-r, options: {{resize: 20, crop: 16}}}}
   - {{benchmark: retrieval, data: copydays, options: {{resize_max: 24, pooling: rmac}}}}
-  - {{benchmark: detection, data: coco, options: {{min_size: 32, max_size: 32, max_iters: 1, steps: "", warmup_iters: 1, rois_per_image: 16}}}}
+  - {{benchmark: detection, data: coco, options: {{min_size: 32, max_size: 32, max_iters: 1, steps: [], warmup_iters: 1, rois_per_image: 16}}}}
 """
 
 
@@ -134,7 +134,7 @@ def test_suite_runs_every_benchmark_and_writes_one_table(files, capsys):
     assert len(bench["svm"]["per_class_ap"]) == NUM_CLASSES and bench["svm"]["mAP"] >= 90.0
     assert proto["svm"]["class_weight"] == {"1": 2, "-1": 1} and proto["svm"]["cross_val_folds"] == 2
     k1 = bench["low-shot"]["k=1"]
-    assert proto["low-shot"]["dataset"] == "voc" and 0.0 <= k1["min"] <= k1["mean"] <= k1["max"] <= 100.0
+    assert proto["low-shot"]["dataset_used"] == "voc" and 0.0 <= k1["min"] <= k1["mean"] <= k1["max"] <= 100.0
     assert bench["finetune"]["num_train"] == NUM_CLASSES * TRAIN_PER_CLASS and 0 <= bench["finetune"]["top1"] <= 100
     # 1/4 of 8 images per class, drawn per class: 2 x 3 classes
     assert bench["semi-supervised"]["num_train"] == NUM_CLASSES * max(1, round(0.25 * TRAIN_PER_CLASS))
@@ -146,7 +146,7 @@ def test_suite_runs_every_benchmark_and_writes_one_table(files, capsys):
     assert bench["retrieval"]["strong"]["mAP"] == 100.0 and proto["retrieval"]["pooling"] == "rmac"
     det = bench["detection"]
     assert det["iterations"] == 1 and math.isfinite(det["final_loss"]) and -1.0 <= det["bbox"]["AP"] <= 100.0
-    assert proto["detection"]["num_classes"] == 3 and proto["detection"]["model"] == "faster_rcnn"
+    assert proto["detection"]["num_classes"] == 3 and proto["detection"]["kind"] == "faster_rcnn"
 
     table = (out / "results.md").read_text().splitlines()
     rows = [line for line in table if line.startswith("| ") and not line.startswith("| run ")]
@@ -164,7 +164,7 @@ def test_suite_runs_every_benchmark_and_writes_one_table(files, capsys):
 
 def test_voc07_svm_on_the_preparer_output(files, capsys, tmp_path):
     code, out, err = ssl_main(capsys, "benchmark", "svm", "-c", files["ckpt"], "--data", files["voclists"],
-                              "--image-size", "16", "--folds", "2", "--out", tmp_path / "svm")
+                              "image_size=16", "cross_val_folds=2", "--out", tmp_path / "svm")
     assert code == 0, err
     results = json.loads((tmp_path / "svm" / "results.json").read_text())
     svm = results["benchmarks"]["svm"]
@@ -177,16 +177,16 @@ def test_voc07_svm_on_the_preparer_output(files, capsys, tmp_path):
 def test_preparer_voc_targets_reach_ssl_eval_as_written(files):
     # ssl-data's voc07 preparer writes VISSL's targets (1 present, 0 absent, -1 difficult), which is
     # ssl-eval's SVM convention: the CLI passes them on unchanged.
-    from ssl_cli.bench_data import load_labelled
+    from ssl_evaluation.suites import open_split
 
     # bf.write_voc's test split: image i shows class i % 20; the second class-0 image (i = 20) is
     # marked difficult. Its trainval split has no difficult object.
-    test = load_labelled(str(files["voclists"]), "test", 16)
+    test = open_split(str(files["voclists"]), "test", 16)
     expected = torch.zeros(40, 20, dtype=torch.int64)
     expected[torch.arange(40), torch.arange(40) % 20] = 1
     expected[20, 0] = -1
     assert test.targets.dtype == torch.int64 and torch.equal(test.targets, expected)
-    train = load_labelled(str(files["voclists"]), "train", 16)
+    train = open_split(str(files["voclists"]), "train", 16)
     expected = torch.zeros(60, 20, dtype=torch.int64)
     expected[torch.arange(60), torch.arange(60) % 20] = 1
     assert len(train) == 60 and torch.equal(train.targets, expected)
@@ -196,7 +196,7 @@ def test_revisited_retrieval_scores_worked_out_by_hand(files, capsys, tmp_path):
     # query 0: its 2 easy images are the only ones of its colour; query 1: easy 2, hard 3 (its colour),
     # junk 4. Colour-matched ranking puts them first, so E, M and H mAP are all 100.
     code, _, err = ssl_main(capsys, "benchmark", "retrieval", "-c", files["ckpt"], "--data", files["oxford"],
-                            "--resize-max", "24", "--out", tmp_path / "r")
+                            "resize_max=24", "--out", tmp_path / "r")
     assert code == 0, err
     results = json.loads((tmp_path / "r" / "results.json").read_text())
     assert results["data"]["dataset"] == "roxford5k"
@@ -209,7 +209,7 @@ def test_revisited_retrieval_scores_worked_out_by_hand(files, capsys, tmp_path):
 def test_instre_retrieval_worked_out_by_hand(files, capsys, tmp_path):
     # each query's 2 relevant images are the only ones of its colour: AP 100 for every query
     code, _, err = ssl_main(capsys, "benchmark", "retrieval", "-c", files["ckpt"], "--data", files["instre"],
-                            "--resize-max", "24", "--pooling", "avg", "--out", tmp_path / "i")
+                            "resize_max=24", "pooling=avg", "--out", tmp_path / "i")
     assert code == 0, err
     results = json.loads((tmp_path / "i" / "results.json").read_text())
     assert results["data"]["dataset"] == "instre"
@@ -239,9 +239,9 @@ def test_detection_on_a_voc_layout(files, capsys, tmp_path):
     ids = main_dir.joinpath("test.txt").read_text().split()
     main_dir.joinpath("mini.txt").write_text("\n".join(ids[:4]) + "\n")
     code, out, err = ssl_main(
-        capsys, "benchmark", "detection", "-c", files["ckpt"], "--data", files["voc"], "--train-split", "mini",
-        "--test-split", "mini", "--min-size", "32", "--max-size", "32", "--max-iters", "2", "--steps", "1",
-        "--warmup-iters", "1", "--rois-per-image", "16", "--out", tmp_path / "det",
+        capsys, "benchmark", "detection", "-c", files["ckpt"], "--data", files["voc"], "train_split=mini",
+        "test_split=mini", "min_size=32", "max_size=32", "max_iters=2", "steps=[1]",
+        "warmup_iters=1", "rois_per_image=16", "--out", tmp_path / "det",
     )
     assert code == 0, err
     results = json.loads((tmp_path / "det" / "results.json").read_text())
@@ -267,7 +267,7 @@ def test_missing_checkpoint_and_missing_data(files, capsys, tmp_path):
 
 def test_robustness_needs_a_1000_class_classifier(files, capsys):
     code, _, err = ssl_main(capsys, "benchmark", "robustness", "-c", files["ckpt"], "--data", files["ood"],
-                            "--resize", "20", "--crop", "16")
+                            "resize=20", "crop=16")
     _one_error_line(code, err, "64 outputs", "1000")
 
 
@@ -275,19 +275,18 @@ def test_bad_suite_entries_are_all_reported_before_any_run(files, tmp_path, caps
     suite = tmp_path / "bad.yaml"
     suite.write_text(
         f"runs:\n"
-        f"  - {{benchmark: knn, checkpoint: {files['ckpt']}, data: digits, options: {{knn_k: 20}}}}\n"
+        f"  - {{benchmark: knn, checkpoint: {files['ckpt']}, data: digits, options: [knn.k=20]}}\n"
         f"  - {{benchmark: knnn, checkpoint: {files['ckpt']}}}\n"
         f"  - {{benchmark: svm, checkpoint: {tmp_path / 'gone.pt'}}}\n"
-        f"  - {{benchmark: linear, checkpoint: {files['ckpt']}, options: {{linear_epochs: many, lr: 1}}}}\n"
+        f"  - {{benchmark: linear, checkpoint: {files['ckpt']}, options: {{linear: {{epochs: many}}}}}}\n"
         f"  - {{benchmark: retrieval, checkpoint: {files['ckpt']}}}\n"
         f"  - {{benchmark: knn, checkpoint: {files['ckpt']}, data: {tmp_path / 'no-such-folder'}, colour: red}}\n"
-        f"  - {{benchmark: svm, checkpoint: {files['ckpt']}, options: [costs, 1]}}\n"
+        f"  - {{benchmark: svm, checkpoint: {files['ckpt']}, options: 3}}\n"
     )
     out = tmp_path / "out"
     code, stdout, err = ssl_main(capsys, "benchmark", "suite", suite, "--out", out)
-    line = _one_error_line(code, err, "unknown benchmark 'knnn'", "gone.pt", "'linear_epochs' must be of type int",
-                           "unknown option 'lr'", "run 5 (retrieval): needs data", "no-such-folder",
-                           "unknown key 'colour'", "run 7: options must be a mapping")
+    line = _one_error_line(code, err, "unknown benchmark 'knnn'", "gone.pt", "ProbeSuite.linear.epochs", "run 5 (retrieval): needs data", "no-such-folder",
+                           "unknown key 'colour'", "run 7 (svm): options must be a list of key=value strings or a mapping")
     assert "run 1" not in line  # the good entry is not blamed
     assert "[1/" not in err and stdout == ""  # nothing ran
     assert not out.exists()

@@ -73,7 +73,7 @@ def _write_rparis(root, size: int = 24):
 def test_rparis6k_retrieval_scores_worked_out_by_hand(ckpt, capsys, tmp_path):
     data = _write_rparis(tmp_path / "rparis6k")
     code, _, err = ssl_main(capsys, "benchmark", "retrieval", "-c", ckpt, "--data", data,
-                            "--resize-max", "24", "--out", tmp_path / "r")
+                            "resize_max=24", "--out", tmp_path / "r")
     assert code == 0, err
     results = json.loads((tmp_path / "r" / "results.json").read_text())
     assert results["data"]["dataset"] == "rparis6k"  # guessed from gnd_rparis6k.pkl
@@ -116,9 +116,9 @@ def _write_coco_with_polygons(root, size: int = 64):
 def test_mask_rcnn_on_a_coco_layout_with_polygons(ckpt, capsys, tmp_path):
     data = _write_coco_with_polygons(tmp_path / "coco")
     code, _, err = ssl_main(
-        capsys, "benchmark", "detection", "-c", ckpt, "--data", data, "--kind", "mask_rcnn",
-        "--min-size", "64", "--max-size", "64", "--max-iters", "2", "--warmup-iters", "1", "--steps", "100",
-        "--batch-size", "1", "--rois-per-image", "16", "--out", tmp_path / "det",
+        capsys, "benchmark", "detection", "-c", ckpt, "--data", data, "kind=mask_rcnn",
+        "min_size=64", "max_size=64", "max_iters=2", "warmup_iters=1", "steps=[100]",
+        "batch_size=1", "rois_per_image=16", "--out", tmp_path / "det",
     )
     assert code == 0, err
     results = json.loads((tmp_path / "det" / "results.json").read_text())
@@ -131,16 +131,16 @@ def test_mask_rcnn_on_a_coco_layout_with_polygons(ckpt, capsys, tmp_path):
     # every object is a 21-32 px square in a 64 px image: small (< 32^2 px) or medium, never large
     assert det["bbox"]["APl"] == -1.0 and det["segm"]["APl"] == -1.0
     protocol = results["protocol"]["detection"]
-    assert protocol["model"] == "mask_rcnn" and protocol["num_classes"] == 3 and protocol["steps"] == [100]
+    assert protocol["kind"] == "mask_rcnn" and protocol["num_classes"] == 3 and protocol["steps"] == [100]
     assert results["data"]["format"] == "coco" and results["data"]["test_images"] == 2
 
 
 def test_mask_rcnn_on_a_voc_layout_is_one_error_line(ckpt, capsys, tmp_path):
     voc = bf.write_voc(tmp_path / "VOC2007", trainval_per_class=1, test_per_class=1)
-    code, _, err = ssl_main(capsys, "benchmark", "detection", "-c", ckpt, "--data", voc, "--kind", "mask_rcnn",
+    code, _, err = ssl_main(capsys, "benchmark", "detection", "-c", ckpt, "--data", voc, "kind=mask_rcnn",
                             "--out", tmp_path / "det")
     lines = [line for line in err.splitlines() if line.strip() and not line.startswith("[")]
     assert code == 2, err
     assert len(lines) == 1 and lines[0].startswith("ssl: error: "), err
-    assert "--kind mask_rcnn" in lines[0] and "COCO" in lines[0] and "Traceback" not in err
+    assert "kind=mask_rcnn" in lines[0] and "COCO" in lines[0] and "Traceback" not in err
     assert not (tmp_path / "det").exists()

@@ -26,7 +26,7 @@ def checkpoint(tmp_path):
 
 def test_prepare_only_writes_detectron2_weights_and_config(tmp_path, checkpoint):
     out = tmp_path / "d2"
-    result = run_ssl("benchmark", "detectron2", "-c", str(checkpoint), "--out", str(out), "--prepare-only")
+    result = run_ssl("benchmark", "detectron2", "-c", str(checkpoint), "--out", str(out), "prepare_only=true")
     assert result.returncode == 0, result.stderr
     with open(out / "model_final.pkl", "rb") as f:
         weights = pickle.load(f)
@@ -49,7 +49,7 @@ def test_without_detectron2_a_run_is_one_line_naming_the_prepared_files(tmp_path
 
 
 def test_unknown_recipe_is_one_line(tmp_path, checkpoint):
-    result = run_ssl("benchmark", "detectron2", "-c", str(checkpoint), "--out", str(tmp_path / "x"), "--recipe", "nope")
+    result = run_ssl("benchmark", "detectron2", "-c", str(checkpoint), "--out", str(tmp_path / "x"), "recipe=nope")
     assert result.returncode == 2 and result.stderr.strip().splitlines() == [result.stderr.strip()]
     assert "unknown detectron2 recipe 'nope'" in result.stderr
     assert not (tmp_path / "x").exists()
@@ -58,7 +58,7 @@ def test_unknown_recipe_is_one_line(tmp_path, checkpoint):
 def test_a_file_that_is_not_a_checkpoint_leaves_no_folder(tmp_path):
     bad = tmp_path / "notes.pt"
     bad.write_text("just some text\n")
-    result = run_ssl("benchmark", "detectron2", "-c", str(bad), "--out", str(tmp_path / "d2"), "--prepare-only")
+    result = run_ssl("benchmark", "detectron2", "-c", str(bad), "--out", str(tmp_path / "d2"), "prepare_only=true")
     assert result.returncode == 2 and len(result.stderr.strip().splitlines()) == 1
     assert result.stderr.startswith("ssl: error:")
     assert not (tmp_path / "d2").exists()

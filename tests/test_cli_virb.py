@@ -113,7 +113,7 @@ def run_json(capsys, out, *args: object) -> dict:
 
 def test_segmentation_beats_the_best_constant(files, capsys, tmp_path):
     res = run_json(capsys, tmp_path, "segmentation", "-c", files["ckpt"], "--data", files["pixels"],
-                   "--image-size", S, "--epochs", 40, "--batch-size", 8, "--lr", 3e-3, "--width", 16)
+                   f"image_size={S}", f"epochs={40}", f"batch_size={8}", f"lr={3e-3}", f"width={16}")
     masks = np.stack([np.array(Image.open(p)) for p in sorted((files["pixels"] / "val" / "masks").glob("*.png"))])
     valid = masks != 255
     # best constant prediction: IoU of the constant class = its frequency, the other class 0
@@ -129,8 +129,8 @@ def test_segmentation_beats_the_best_constant(files, capsys, tmp_path):
 
 
 def test_depth_from_16bit_png_and_npy_beats_the_best_constant(files, capsys, tmp_path):
-    res = run_json(capsys, tmp_path, "depth", "-c", files["ckpt"], "--data", files["pixels"], "--image-size", S,
-                   "--epochs", 60, "--batch-size", 8, "--lr", 3e-3, "--width", 16)
+    res = run_json(capsys, tmp_path, "depth", "-c", files["ckpt"], "--data", files["pixels"], f"image_size={S}",
+                   f"epochs={60}", f"batch_size={8}", f"lr={3e-3}", f"width={16}")
     # the train maps are millimetres: the constant is their valid mean in metres
     train = np.stack([np.array(Image.open(p)) for p in sorted((files["pixels"] / "train" / "depth").glob("*.png"))])
     const = float(train[train > 0].mean()) / 1000.0
@@ -148,7 +148,7 @@ def test_depth_from_16bit_png_and_npy_beats_the_best_constant(files, capsys, tmp
 def test_pixel_split_resizes_masks_with_nearest_samples(tmp_path):
     """A 48x32 image and mask at size 16: shorter side halved (nearest-exact picks odd pixels),
     then the centre 16 of the 24 columns."""
-    from ssl_cli.bench_virb import load_pixel_split
+    from ssl_evaluation.suites.virb_suites import load_pixel_split
 
     rng = np.random.default_rng(1)
     mask = rng.integers(0, 5, size=(32, 48)).astype(np.uint8)
@@ -186,7 +186,7 @@ def test_classification_labels_follow_folder_names_across_splits(files, capsys, 
     write_folder(tmp_path / "data", "train", {n: [colour(c, rng) for _ in range(8)] for n, c in rgb.items()})
     write_folder(tmp_path / "data", "val", {n: [colour(rgb[n], rng) for _ in range(6)] for n in ("blue", "red")})
     res = run_json(capsys, tmp_path / "out", "virb-image", "-c", files["ckpt"], "--data", tmp_path / "data",
-                   "--image-size", S, "--lr", 0.01, "--epochs", 30)
+                   f"image_size={S}", f"lr={0.01}", f"epochs={30}")
     scores = res["benchmarks"]["virb-image"]
     assert scores["top1"] >= 90.0  # chance 50 on val; a shifted 'red' label would give about 50
     proto = res["protocol"]["virb-image"]
@@ -209,7 +209,7 @@ def test_counting_reads_counts_from_folder_names(files, capsys, tmp_path):
     for split, n in (("train", 16), ("val", 5)):
         write_folder(tmp_path / "data", split, {str(k): [squares(k, rng) for _ in range(n)] for k in counts})
     res = run_json(capsys, tmp_path / "out", "virb-image", "-c", files["ckpt"], "--data", tmp_path / "data",
-                   "--task", "counting", "--image-size", S, "--lr", 0.01, "--epochs", 40)
+                   "task=counting", f"image_size={S}", f"lr={0.01}", f"epochs={40}")
     scores = res["benchmarks"]["virb-image"]
     truth = np.repeat(counts, 5)
     constant_mae = float(np.abs(truth - np.median(truth)).mean())  # the best constant count
@@ -243,7 +243,7 @@ def test_regression_csv_beats_the_mean(files, capsys, tmp_path):
         write_csv(tmp_path / "data" / f"{split}.csv", ["image", "light", "dark"], rows)
         tables[split] = np.array([r[1:] for r in rows])
     res = run_json(capsys, tmp_path / "out", "virb-image", "-c", files["ckpt"], "--data", tmp_path / "data",
-                   "--task", "regression", "--image-size", S, "--alpha", 0.1)
+                   "task=regression", f"image_size={S}", f"alpha={0.1}")
     scores = res["benchmarks"]["virb-image"]
     val = tables["val"]
     constant_rmse = float(np.sqrt(((val - tables["train"].mean(axis=0)) ** 2).mean()))
@@ -271,7 +271,7 @@ def test_egomotion_pairs_binned_by_edges(files, capsys, tmp_path):
         write_csv(tmp_path / "data" / f"{split}.csv", ["first", "second", "delta"], rows)
         labels[split] = np.array([r[2] >= 0 for r in rows])
     res = run_json(capsys, tmp_path / "out", "virb-image", "-c", files["ckpt"], "--data", tmp_path / "data",
-                   "--task", "egomotion", "--bins", "0", "--image-size", S, "--lr", 0.01, "--epochs", 60)
+                   "task=egomotion", "bins=[0]", f"image_size={S}", f"lr={0.01}", f"epochs={60}")
     majority = max(labels["val"].mean(), 1 - labels["val"].mean()) * 100
     scores = res["benchmarks"]["virb-image"]
     assert scores["top1"] >= min(90.0, majority + 25), (scores["top1"], majority)
@@ -301,15 +301,14 @@ runs:
     bad.write_text(f"""
 runs:
   - {{benchmark: virb-image, checkpoint: {files['ckpt']}}}
-  - {{benchmark: depth, checkpoint: {files['ckpt']}, data: {pixels}, options: {{bins: "0", epochs: "x"}}}}
+  - {{benchmark: depth, checkpoint: {files['ckpt']}, data: {pixels}, options: {{bins: [0]}}}}
 """)
     code, _, err = ssl_main(capsys, "benchmark", "suite", bad, "--out", tmp_path / "bad-out")
-    one_error_line(code, err, "run 1 (virb-image): needs data", "run 2 (depth): unknown option 'bins'",
-                   "option 'epochs' must be of type int")
+    one_error_line(code, err, "run 1 (virb-image): needs data", "run 2 (depth):", "Key 'bins' not in 'DepthProtocol'")
 
 
 def test_bad_pixel_inputs_are_one_line(files, capsys, tmp_path):
-    ckpt, args = files["ckpt"], ("--image-size", S, "--epochs", 1)
+    ckpt, args = files["ckpt"], (f"image_size={S}", f"epochs={1}")
     code, _, err = ssl_main(capsys, "benchmark", "segmentation", "-c", ckpt, "--data", tmp_path / "none", *args)
     one_error_line(code, err, "data path does not exist", "none")
 
@@ -341,21 +340,21 @@ def test_bad_image_task_inputs_are_one_line(files, capsys, tmp_path):
     write_folder(tmp_path / "f", "train", {"cat": [black], "3": [black]})
     write_folder(tmp_path / "f", "val", {"cat": [black]})
     code, _, err = ssl_main(capsys, "benchmark", "virb-image", "-c", ckpt, "--data", tmp_path / "f",
-                            "--task", "counting", "--image-size", S)
+                            "task=counting", f"image_size={S}")
     one_error_line(code, err, "class folders named by the count", "'cat'")
 
     (tmp_path / "t").mkdir()
     write_csv(tmp_path / "t" / "train.csv", ["image", "y"], [["a.png", 1.0]])
     write_csv(tmp_path / "t" / "val.csv", ["image", "y"], [["a.png", 1.0]])
     code, _, err = ssl_main(capsys, "benchmark", "virb-image", "-c", ckpt, "--data", tmp_path / "t",
-                            "--task", "regression", "--image-size", S)
+                            "task=regression", f"image_size={S}")
     one_error_line(code, err, "train.csv:2: image not found", "a.png")
 
     Image.fromarray(np.zeros((S, S, 3), np.uint8)).save(tmp_path / "t" / "a.png")
     code, _, err = ssl_main(capsys, "benchmark", "virb-image", "-c", ckpt, "--data", tmp_path / "t",
-                            "--task", "egomotion", "--image-size", S)
+                            "task=egomotion", f"image_size={S}")
     one_error_line(code, err, "egomotion needs a header first,second,TARGET")
 
     code, _, err = ssl_main(capsys, "benchmark", "virb-image", "-c", ckpt, "--data", tmp_path / "t",
-                            "--task", "segment")
-    one_error_line(code, err, "--task must be one of classification, counting, egomotion, regression")
+                            "task=segment")
+    one_error_line(code, err, "VirbImageProtocol.task", "segment", "classification, counting")

@@ -188,4 +188,6 @@ def run_detectron2(config_file: str | PathLike[str], *, resume: bool = False, ev
         return dict(Trainer.test(cfg, model))
     trainer = Trainer(cfg)
     trainer.resume_or_load(resume=resume)
-    return dict(trainer.train() or {})
+    trainer.train()  # returns None unless TEST.EXPECTED_RESULTS is set; the final EvalHook keeps the results
+    results = getattr(trainer, "_last_eval_results", None) or Trainer.test(cfg, trainer.model)
+    return dict(results)

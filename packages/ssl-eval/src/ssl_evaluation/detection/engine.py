@@ -4,7 +4,7 @@ COCO-style AP (torchmetrics ``MeanAveragePrecision``, pycocotools backend)."""
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 import torch
@@ -40,10 +40,12 @@ def train_detector(
     steps: Sequence[int] = (),
     gamma: float = 0.1,
     device: str | torch.device = "cpu",
+    progress: Callable[[str, int, int], None] | None = None,
 ) -> list[float]:
     """SGD for ``max_iter`` iterations, cycling over ``loader`` (yielding lists of images and
     targets, see :func:`detection_collate`); learning rate is detectron2's WarmupMultiStepLR
     (linear warmup from ``warmup_factor * base_lr``, times ``gamma`` at each of ``steps``).
+    ``progress("detection (train)", iterations done, max_iter)`` after each iteration.
     Returns the total loss per iteration."""
     if max_iter < 1:
         raise ValueError(f"max_iter must be >= 1, got {max_iter}")
@@ -71,6 +73,8 @@ def train_detector(
             opt.step()
             history.append(float(loss.detach()))
             it += 1
+            if progress is not None:
+                progress("detection (train)", it, max_iter)
             if it >= max_iter:
                 break
         if seen == 0:
@@ -89,11 +93,13 @@ def evaluate_detector(
     iou_types: Sequence[str] = ("bbox",),
     mask_threshold: float = 0.5,
     device: str | torch.device = "cpu",
+    progress: Callable[[str, int, int], None] | None = None,
 ) -> dict[str, dict[str, float]]:
     """COCO-style AP in percent: ``{"bbox": {"AP", "AP50", "AP75", "APs", "APm", "APl"}, "segm": ...}``.
 
     Targets with ``iscrowd`` 1 (VOC "difficult" through :class:`VOCDetection`) are ignored as in
     COCO's evaluation; AP of a size range without objects is reported as -1 (COCO's convention).
+    ``progress("detection (test)", images done, total or 0)`` after each batch.
     """
     from torchmetrics.detection import MeanAveragePrecision
 
@@ -118,6 +124,8 @@ def evaluate_detector(
             gts.append(g)
         metric.update(preds, gts)
         seen += len(images)
+        if progress is not None:
+            progress("detection (test)", seen, len(getattr(loader, "dataset", ())) or seen)
     if seen == 0:
         raise ValueError("the evaluation loader is empty")
     res: dict[str, Any] = metric.compute()

@@ -1,10 +1,35 @@
 """Benchmark suites: one typed protocol dataclass per benchmark (published defaults, cited), loaded
 with one structured-config loader and dotted overrides, and runners that take a checkpoint or a
-trunk plus data and return ``{metrics, protocol, data, checkpoint, seconds}``."""
+trunk plus data and return ``{metrics, protocol, data, checkpoint, seconds}``.
+
+:data:`BENCHMARKS` lists them (``ssl benchmark NAME``); suite files run many at once."""
 
 from ssl_evaluation.suites.batchnorm import reestimate_batchnorm
 from ssl_evaluation.suites.benchmark_data import BUILTIN_DATA, TORCHVISION_DATA, BenchmarkSplit, feature_batches, open_split
+from ssl_evaluation.suites.benchmark_list import BENCHMARKS, Benchmark, headline_metrics
 from ssl_evaluation.suites.checkpoint_trunk import checkpoint_trunk, resolve_image_size
+from ssl_evaluation.suites.detection_suite import DetectionProtocol, run_detection
+from ssl_evaluation.suites.detectron2_suite import (
+    Detectron2Missing,
+    Detectron2Protocol,
+    check_detectron2_trunk,
+    run_detectron2_suite,
+)
+from ssl_evaluation.suites.finetune_suites import (
+    FinetuneProtocol,
+    LowShotTransferProtocol,
+    SemiSupervisedProtocol,
+    run_finetune,
+    run_low_shot_transfer,
+    run_semi_supervised,
+)
+from ssl_evaluation.suites.image_splits import ImageData, suite_result
+from ssl_evaluation.suites.layer_probes import (
+    MultiLayerLinearProtocol,
+    VirbGridProtocol,
+    run_multi_layer_linear,
+    run_virb_grid,
+)
 from ssl_evaluation.suites.pretrained_run import benchmark_pretrained
 from ssl_evaluation.suites.probes import PROBES, probe_trunk, run_probes
 from ssl_evaluation.suites.progress import ProgressFn
@@ -16,28 +41,29 @@ from ssl_evaluation.suites.protocols import (
     LinearProtocol,
     ProbeSuite,
 )
+from ssl_evaluation.suites.retrieval_suite import RetrievalProtocol, run_retrieval
+from ssl_evaluation.suites.robustness_suite import RobustnessProtocol, run_robustness
+from ssl_evaluation.suites.suite_file import SuiteRun, load_suite, run_suite, write_suite_outputs
+from ssl_evaluation.suites.svm_suites import LowShotProtocol, SvmProtocol, run_low_shot, run_svm
+from ssl_evaluation.suites.virb_suites import (
+    DepthProtocol,
+    SegmentationProtocol,
+    VirbImageProtocol,
+    run_depth,
+    run_segmentation,
+    run_virb_image,
+)
 
 __all__ = [
-    "BUILTIN_DATA",
-    "PROBES",
-    "TORCHVISION_DATA",
-    "BenchmarkSplit",
-    "ClusteringProtocol",
-    "ExtractionProtocol",
-    "KnnProtocol",
-    "LinearProtocol",
-    "ProbeSuite",
-    "ProgressFn",
-    "ProtocolError",
-    "benchmark_pretrained",
-    "checkpoint_trunk",
-    "feature_batches",
-    "load_protocol",
-    "open_split",
-    "probe_trunk",
-    "protocol_dict",
-    "reestimate_batchnorm",
-    "resolve_image_size",
-    "run_probes",
-    "split_overrides",
+    "BENCHMARKS", "BUILTIN_DATA", "PROBES", "TORCHVISION_DATA", "Benchmark", "BenchmarkSplit", "ClusteringProtocol",
+    "DepthProtocol", "DetectionProtocol", "Detectron2Missing", "Detectron2Protocol", "ExtractionProtocol",
+    "FinetuneProtocol", "ImageData", "KnnProtocol", "LinearProtocol", "LowShotProtocol", "LowShotTransferProtocol",
+    "MultiLayerLinearProtocol", "ProbeSuite", "ProgressFn", "ProtocolError", "RetrievalProtocol",
+    "RobustnessProtocol", "SegmentationProtocol", "SemiSupervisedProtocol", "SuiteRun", "SvmProtocol",
+    "VirbGridProtocol", "VirbImageProtocol", "benchmark_pretrained", "check_detectron2_trunk", "checkpoint_trunk",
+    "feature_batches", "headline_metrics", "load_protocol", "load_suite", "open_split", "probe_trunk",
+    "protocol_dict", "reestimate_batchnorm", "resolve_image_size", "run_depth", "run_detection",
+    "run_detectron2_suite", "run_finetune", "run_low_shot", "run_low_shot_transfer", "run_multi_layer_linear",
+    "run_probes", "run_retrieval", "run_robustness", "run_segmentation", "run_semi_supervised", "run_suite",
+    "run_svm", "run_virb_grid", "run_virb_image", "split_overrides", "suite_result", "write_suite_outputs",
 ]

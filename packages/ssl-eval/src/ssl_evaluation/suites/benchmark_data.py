@@ -33,7 +33,7 @@ from torch.utils.data import DataLoader, Dataset, Subset
 
 from ssl_evaluation.suites.progress import ProgressFn, tracked
 
-__all__ = ["BUILTIN_DATA", "TORCHVISION_DATA", "BenchmarkSplit", "feature_batches", "open_split"]
+__all__ = ["BUILTIN_DATA", "CATALOG_PREFIX", "TORCHVISION_DATA", "BenchmarkSplit", "feature_batches", "open_split"]
 
 BUILTIN_DATA = ("fashion-mnist", "digits")
 TORCHVISION_DATA = ("cifar10", "cifar100", "stl10", "svhn", "mnist")

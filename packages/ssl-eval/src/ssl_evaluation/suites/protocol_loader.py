@@ -60,7 +60,8 @@ def load_protocol(defaults: T, overrides: Sequence[str] = (), config_file: str |
             merged = OmegaConf.merge(merged, OmegaConf.from_dotlist(list(overrides)))
         return OmegaConf.to_object(merged)  # type: ignore[return-value]
     except OmegaConfBaseException as error:
-        raise ProtocolError(f"{name}: {_one_line(error)}") from None
+        key = getattr(error, "full_key", None)
+        raise ProtocolError(f"{name}{'.' + str(key) if key else ''}: {_one_line(error)}") from None
 
 
 def protocol_dict(protocol: Any) -> dict[str, Any]:

@@ -1,0 +1,80 @@
+"""VISSL's detection recipes through detectron2 (not on PyPI).
+
+The caller converts the trunk to detectron2's pickle (``ssl convert ... --to detectron2``: ssl-eval
+does not import ssl-convert); this suite checks that detectron2 can build that trunk, writes the
+recipe as a detectron2 YAML config next to the weights, and trains and evaluates where detectron2
+is installed. Without it the files are still written and :class:`Detectron2Missing` names them.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ssl_evaluation.suites.progress import ProgressFn
+
+__all__ = ["Detectron2Missing", "Detectron2Protocol", "check_detectron2_trunk", "run_detectron2_suite"]
+
+
+class Detectron2Missing(ValueError):
+    """detectron2 is not importable: the files were prepared, the run did not happen."""
+
+
+@dataclass
+class Detectron2Protocol:
+    """A VISSL detection recipe (``ssl_evaluation.detection.DETECTRON2_RECIPES``, each restating
+    VISSL's ``configs/config/benchmark/object_detection`` file) run as written;
+    ``prepare_only`` writes the config without running."""
+
+    recipe: str = "voc07_r50_c4"
+    prepare_only: bool = False
+
+
+def check_detectron2_trunk(name: str, kwargs: dict[str, Any]) -> None:
+    """Refuse, in one line, a trunk detectron2's ResNet cannot build: detectron2 asserts that
+    R18 / R34 have ``RES2_OUT_CHANNELS == 64`` (basic blocks), so their width must be 1, and it has
+    no other trunk families."""
+    if not name.startswith("resnet") or not name[len("resnet"):].isdigit():
+        raise ValueError(f"detectron2 builds ResNets only, not {name}")
+    width = float(kwargs.get("width_multiplier", 1.0) or 1.0)
+    depth = int(name[len("resnet"):])
+    if depth in (18, 34) and width != 1.0:
+        raise ValueError(f"detectron2 cannot build {name} at width {width:g}: its R18/R34 need RES2_OUT_CHANNELS 64 "
+                         f"(basic blocks), this trunk has {int(64 * width)}")
+
+
+def run_detectron2_suite(weights: str | Path, out: str | Path, protocol: Detectron2Protocol | None = None,
+                         checkpoint: str | Path | None = None, progress: ProgressFn | None = None) -> dict[str, Any]:
+    """Write ``out/config.yaml`` (the recipe with ``MODEL.WEIGHTS`` = ``weights`` and
+    ``OUTPUT_DIR`` = ``out/detectron2``), then train and evaluate unless ``prepare_only``.
+
+    Returns ``{metrics: {"detectron2": detectron2's evaluation results}, protocol, data, checkpoint,
+    seconds, files}``. Raises :class:`Detectron2Missing` when a run is asked for without detectron2.
+    """
+    from ssl_evaluation.detection import DETECTRON2_RECIPES, detectron2_available, run_detectron2, write_detectron2_config
+
+    started, p = time.perf_counter(), protocol or Detectron2Protocol()
+    if p.recipe not in DETECTRON2_RECIPES:
+        raise ValueError(f"unknown detectron2 recipe {p.recipe!r}; choose one of {', '.join(sorted(DETECTRON2_RECIPES))}")
+    out = Path(out)
+    config = write_detectron2_config(p.recipe, out / "config.yaml", weights=Path(weights).resolve(),
+                                     output_dir=(out / "detectron2").resolve())
+    result: dict[str, Any] = {
+        "metrics": {}, "protocol": {"detectron2": {"recipe": p.recipe, "config": DETECTRON2_RECIPES[p.recipe]}},
+        "data": {"datasets": DETECTRON2_RECIPES[p.recipe].get("DATASETS", {})},
+        "checkpoint": None if checkpoint is None else str(checkpoint),
+        "files": {"weights": str(weights), "config": str(config)},
+    }
+    if not p.prepare_only:
+        if not detectron2_available():
+            raise Detectron2Missing(
+                f"detectron2 is not installed (it is not on PyPI): wrote {weights} and {config}; run "
+                "`ssl benchmark detectron2` where detectron2 is installed, or use `ssl benchmark detection` (torchvision)")
+        metrics = run_detectron2(config)
+        if not metrics:
+            raise ValueError(f"detectron2 returned no evaluation results for {config} (no test dataset evaluated?)")
+        result["metrics"] = {"detectron2": metrics}
+    result["seconds"] = round(time.perf_counter() - started, 2)
+    return result
