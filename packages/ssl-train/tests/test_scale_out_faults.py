@@ -21,6 +21,7 @@ from ssl_train.launch import LaunchError, launch
 from ssl_train.worker import worker_argv
 
 from .conftest import TINY
+from .processes import child_pid
 
 #: about 60 steps of 2 x 16 images; a checkpoint after every step.
 OVER = [o for o in TINY["simclr"] if not o.startswith("data.batch_size=")] + [
@@ -44,23 +45,8 @@ def _start(out: Path, max_restarts: int = 0) -> subprocess.Popen:
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # fmt: skip
 
 
-def _worker_pid(launcher: int, rank: int, timeout: float = 120) -> int:
-    """The pid of ``rank`` among the launcher's child processes (read from /proc)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        for entry in Path("/proc").iterdir():
-            if not entry.name.isdigit():
-                continue
-            try:
-                stat = (entry / "stat").read_text()
-                ppid = int(stat.rsplit(")", 1)[1].split()[1])
-                env = (entry / "environ").read_bytes().split(b"\0")
-            except (OSError, IndexError, ValueError):
-                continue
-            if ppid == launcher and f"RANK={rank}".encode() in env:
-                return int(entry.name)
-        time.sleep(0.1)
-    raise AssertionError(f"no worker of rank {rank} appeared under pid {launcher}")
+def _worker_pid(launcher: int, rank: int) -> int:
+    return child_pid(launcher, f"RANK={rank}")
 
 
 def _wait_for_checkpoint(out: Path, proc: subprocess.Popen, timeout: float = 180) -> None:

@@ -4,6 +4,8 @@ uninterrupted run; the sbatch file of a 2-node job carries VISSL's SLURM options
 
 from __future__ import annotations
 
+import os
+import signal
 import time
 from pathlib import Path
 
@@ -17,6 +19,7 @@ from ssl_train import get_recipe, load_config, pretrain  # noqa: E402
 from ssl_train.slurm import SlurmOptions, sbatch_script, submit  # noqa: E402
 
 from .conftest import TINY  # noqa: E402
+from .processes import child_pid  # noqa: E402
 
 OVER = TINY["simclr"] + ["train.threads=1"]
 
@@ -39,7 +42,7 @@ def test_preemption_requeues_and_resumes_bit_identically(tmp_path: Path) -> None
     while not last.exists() and time.monotonic() < deadline:
         time.sleep(0.05)
     time.sleep(0.5)
-    job._interrupt()  # submitit's way to send the preemption signal (USR2) to a local job
+    os.kill(child_pid(job._process.pid, "SUBMITIT_LOCAL_GLOBALID=0"), signal.SIGUSR2)  # what SLURM sends the task
     job.result()
     log = "".join(p.read_text() for p in (tmp_path / "b" / "slurm-logs").rglob("*.err"))
     assert "Requeued job" in log, log[-2000:]

@@ -1,5 +1,12 @@
 """Typed recipes, the training loop, optimizers, schedules and checkpoints for self-supervised learning."""
 
+import os as _os
+
+# Waiting OpenMP threads sleep instead of spinning (read once, when torch first loads): on a
+# machine shared with other processes, spinning threads made a training step 9.5x slower. Takes
+# effect only when ssl_train is imported before torch; set the variable yourself to choose.
+_os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
 from ssl_train.__about__ import __version__
 from ssl_train.config import ConfigError, config_to_dict, config_to_yaml, load_config
 from ssl_train.loop import PretrainResult, TrainingDivergedError, TrainingInterrupted, pretrain

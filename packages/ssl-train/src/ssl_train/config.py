@@ -152,7 +152,8 @@ class TrainConfig:
     """Also checkpoint every N steps (0: at the end of each epoch only)."""
     log_every_steps: int = 10
     threads: int = 0
-    """torch intra-op threads (0: torch's default, or one per rank when several ranks share a host)."""
+    """torch intra-op threads (0: torch's default, or the host's cores divided among its ranks; a
+    resumed run keeps the count it started with)."""
     tensorboard: bool = True
     channels_last: bool = False
     compile: bool = False

@@ -198,7 +198,8 @@ def _run(spec: Recipe, cfg: Any, out: Path, resume: bool | str, progress: bool, 
         torch.cuda.set_device(device)
     precision = resolve_precision(cfg.train.precision, device)
     autocast = autocast_factory(device, precision)
-    torch.set_num_threads(resolve_threads(cfg.train.threads, info.local_world_size))
+    threads = resolve_threads(cfg.train.threads, info.local_world_size)
+    torch.set_num_threads(threads)
     config_dict = config_to_dict(cfg)
 
     torch.manual_seed(cfg.train.seed)
@@ -238,7 +239,7 @@ def _run(spec: Recipe, cfg: Any, out: Path, resume: bool | str, progress: bool, 
         larc_trust_coefficient=cfg.optim.larc_trust_coefficient, larc_eps=cfg.optim.larc_eps,
     )  # fmt: skip
     scaler = torch.amp.GradScaler(device.type) if precision == "fp16" else None
-    state = TrainState(method, optimizer, data.loader, scaler, world_size=info.world_size)
+    state = TrainState(method, optimizer, data.loader, scaler, world_size=info.world_size, threads=threads)
 
     lock = RunLock(out) if info.is_main else None
     if lock is not None:
@@ -249,6 +250,9 @@ def _run(spec: Recipe, cfg: Any, out: Path, resume: bool | str, progress: bool, 
             check_resume_config(payload, config_dict, out / "checkpoints" / LAST_NAME)
             load_train_checkpoint(payload, state, rank=info.rank)
             del payload
+            if cfg.train.threads == 0 and state.threads > 0:  # the count the run started with: same numerics
+                torch.set_num_threads(state.threads)
+            state.threads = torch.get_num_threads()
         if info.is_main:
             atomic_write_text(out / "config.yaml", config_to_yaml(cfg))
         return _train(spec, cfg, out, progress, hooks, info, device, precision, autocast, method, data, state,
@@ -270,7 +274,7 @@ def _train(
         model = torch.compile(model)  # type: ignore[assignment]
 
     run = RunInfo(state, spec.name, config_dict, out, steps_per_epoch, total_steps, epochs, global_batch,
-                  data.description, precision, str(device))  # fmt: skip
+                  data.description, precision, f"{device} ({torch.get_num_threads()} threads)")  # fmt: skip
     all_hooks: list[Hook] = []
     if info.is_main:
         if cfg.monitor.knn_every_epochs > 0:

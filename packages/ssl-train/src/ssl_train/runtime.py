@@ -79,11 +79,16 @@ def autocast_factory(device: torch.device, precision: str) -> Callable[[], Abstr
 
 
 def resolve_threads(requested: int, local_world_size: int) -> int:
-    """torch intra-op threads: ``requested`` when > 0, else the cores this process may use divided
-    by the ranks sharing the host (at least 1); with one rank, torch's default."""
+    """torch intra-op threads: ``requested`` when > 0; with several ranks on a host, the cores
+    this process may use divided among them (at least 1); otherwise torch's default.
+
+    The count is deterministic (results depend on it at float precision, so a run must not pick
+    it from a timing). What keeps a shared machine from collapsing is ``OMP_WAIT_POLICY=PASSIVE``
+    (set by the ``ssl`` command and the dev environment before torch loads): waiting OpenMP
+    threads sleep instead of spinning on cores other processes need."""
     if requested > 0:
         return requested
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    if local_world_size <= 1:
-        return torch.get_num_threads()
-    return max(1, cores // local_world_size)
+    if local_world_size > 1:
+        return max(1, cores // local_world_size)
+    return torch.get_num_threads()

@@ -33,6 +33,8 @@ class TrainState:
     loss_history: list[float] = field(default_factory=list)
     monitor_history: list[dict[str, float]] = field(default_factory=list)
     world_size: int = 1
+    threads: int = 0
+    """torch threads of the run (kept so that a resumed run computes with the same count)."""
 
     def rank_state(self) -> dict[str, Any]:
         """What differs between ranks: the loader's position and the random states."""
@@ -55,6 +57,7 @@ class TrainState:
             "loss_history": list(self.loss_history),
             "monitor_history": [dict(m) for m in self.monitor_history],
             "world_size": self.world_size,
+            "threads": self.threads,
             "method": self.method.state_dict(),
             "optimizer": self.optimizer.state_dict(),
             "scaler": self.scaler.state_dict() if self.scaler is not None else None,
@@ -89,3 +92,4 @@ class TrainState:
         self.elapsed_seconds = float(state["elapsed_seconds"])
         self.loss_history = [float(x) for x in state["loss_history"]]
         self.monitor_history = [dict(m) for m in state.get("monitor_history", [])]
+        self.threads = int(state.get("threads", 0))
