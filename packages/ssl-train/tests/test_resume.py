@@ -54,6 +54,8 @@ def _config(name: str, source: str, workers: int):
 #: steps (MoCo's queue and key encoder, SwAV's queue and iteration counter, BYOL's target).
 RESUME_CASES = [(n, d, w) for n in ("simclr", "dino") for d, w in (("memory", 0), ("folder", 0), ("folder", 2))]
 RESUME_CASES += [(n, "memory", 0) for n in ("moco", "swav", "byol")]
+#: memory banks, k-means memories and assignments, pseudo-labels, jigsaw permutation sets
+RESUME_CASES += [(n, "memory", 0) for n in ("npid", "pirl", "deepclusterv2", "clusterfit", "jigsaw")]
 
 
 @pytest.mark.parametrize("name,data,workers", RESUME_CASES)
