@@ -16,7 +16,8 @@ from ssl_train.config import ConfigError
 
 __all__ = ["PARALLEL", "DistInfo", "all_gather_objects", "init_distributed", "mean_over_ranks", "shutdown_distributed", "wrap_model"]
 
-PARALLEL = ("auto", "ddp", "fsdp", "none")
+PARALLEL = ("auto", "ddp", "none")
+"""FSDP2 (``fully_shard``) and ZeRO are not implemented yet."""
 
 
 @dataclass
@@ -94,14 +95,10 @@ def mean_over_ranks(metrics: dict[str, Tensor], info: DistInfo) -> dict[str, flo
 
 
 def wrap_model(model: nn.Module, parallel: str, info: DistInfo, device: torch.device) -> nn.Module:
-    """The module a step calls: ``model`` wrapped in DDP when a process group exists (``auto``,
-    ``ddp``), sharded in place with FSDP2 (``fsdp``, see :mod:`ssl_train.fsdp`), else ``model``."""
+    """The module a step calls: ``model`` wrapped in DDP when a process group exists, else
+    ``model`` (``parallel`` is checked by :func:`init_distributed`)."""
     if not info.distributed:
         return model
-    if parallel == "fsdp":
-        from ssl_train.fsdp import shard_model
-
-        return shard_model(model, device)
     return nn.parallel.DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
 
 
