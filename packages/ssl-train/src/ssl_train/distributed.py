@@ -43,7 +43,7 @@ def init_distributed(parallel: str, device_type: str, timeout_s: float = 600.0) 
     """Join (or create) the default process group.
 
     ``auto``: DDP when the launcher (``torchrun``, ``ssl pretrain --nproc-per-node``) started
-    several processes (``WORLD_SIZE`` > 1), else none. ``ddp`` / ``fsdp``: always a process group
+    several processes (``WORLD_SIZE`` > 1), else none. ``ddp``: always a process group
     (one process without a launcher). ``none``: never. Backend: NCCL on CUDA, gloo on CPU.
     ``timeout_s`` bounds every collective: a rank that waits longer for a dead peer fails.
     """
