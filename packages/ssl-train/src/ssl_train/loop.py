@@ -63,6 +63,8 @@ class PretrainResult:
     precision: str = "fp32"
     images_per_second: float = 0.0
     monitor_history: list[dict[str, float]] | None = None
+    epoch_log: list[dict[str, float]] | None = None
+    """Per epoch: mean loss and the schedules' values (lr, weight decay, ...) at its end."""
     invalid_images: int = 0
 
 
@@ -366,6 +368,10 @@ def _train(
                         f"interrupted at step {state.step} (epoch {state.epoch + 1}); checkpoint saved to {where}; "
                         f"resume with: ssl pretrain {spec.name} --out {out} --resume", code,
                     )  # fmt: skip
+                first = int(state.epoch_log[-1]["step"]) if state.epoch_log else 0
+                losses = state.loss_history[first:]
+                state.epoch_log.append({"epoch": float(state.epoch + 1), "step": float(state.step),
+                                        "loss": sum(losses) / max(1, len(losses)), **run.values})  # fmt: skip
                 state.epoch += 1
                 state.batch_in_epoch = 0
                 state.elapsed_seconds = time.perf_counter() - started
@@ -395,7 +401,7 @@ def _train(
         final_loss=sum(tail) / len(tail), checkpoint=out / "checkpoints" / FINAL_NAME, train_images=data.num_images,
         data_description=data.description, precision=precision,
         images_per_second=state.step * global_batch / max(state.elapsed_seconds, 1e-9),
-        monitor_history=list(state.monitor_history), invalid_images=data.num_invalid,
+        monitor_history=list(state.monitor_history), invalid_images=data.num_invalid, epoch_log=list(state.epoch_log),
     )  # fmt: skip
 
 

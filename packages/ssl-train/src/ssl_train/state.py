@@ -32,6 +32,9 @@ class TrainState:
     elapsed_seconds: float = 0.0
     loss_history: list[float] = field(default_factory=list)
     monitor_history: list[dict[str, float]] = field(default_factory=list)
+    epoch_log: list[dict[str, float]] = field(default_factory=list)
+    """One entry per finished epoch: ``epoch``, ``step``, ``loss`` (mean over the epoch) and the
+    schedules' values at its last step (``lr``, ``weight_decay``, ...)."""
     world_size: int = 1
     threads: int = 0
     """torch threads of the run (kept so that a resumed run computes with the same count)."""
@@ -56,6 +59,7 @@ class TrainState:
             "elapsed_seconds": self.elapsed_seconds,
             "loss_history": list(self.loss_history),
             "monitor_history": [dict(m) for m in self.monitor_history],
+            "epoch_log": [dict(m) for m in self.epoch_log],
             "world_size": self.world_size,
             "threads": self.threads,
             "method": self.method.state_dict(),
@@ -92,4 +96,5 @@ class TrainState:
         self.elapsed_seconds = float(state["elapsed_seconds"])
         self.loss_history = [float(x) for x in state["loss_history"]]
         self.monitor_history = [dict(m) for m in state.get("monitor_history", [])]
+        self.epoch_log = [dict(m) for m in state.get("epoch_log", [])]
         self.threads = int(state.get("threads", 0))
