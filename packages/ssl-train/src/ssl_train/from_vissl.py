@@ -17,7 +17,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import yaml
+from omegaconf import OmegaConf
 
 from ssl_train.config import ConfigError, config_to_dict
 from ssl_train.recipes import RECIPES
@@ -180,8 +180,8 @@ def from_vissl(yaml_path: str | Path) -> tuple[str, list[str], list[str]]:
     if not path.is_file():
         raise ConfigError(f"VISSL config not found: {path}")
     try:
-        doc = yaml.safe_load(path.read_text())
-    except (yaml.YAMLError, UnicodeDecodeError) as exc:
+        doc = OmegaConf.to_container(OmegaConf.load(path), resolve=False)
+    except Exception as exc:  # yaml's scanner/parser errors, undecodable bytes: the same user error
         raise ConfigError(f"VISSL config {path} is not valid YAML: {str(exc).splitlines()[0]}") from None
     cfg = doc.get("config", doc) if isinstance(doc, dict) else None
     if not isinstance(cfg, dict):
@@ -212,7 +212,8 @@ def from_vissl(yaml_path: str | Path) -> tuple[str, list[str], list[str]]:
         if key in AUTO_FILLED or key.split(".")[-1] in {"num_train_samples", "num_crops", "world_size", "effective_batch_size"}:
             mapped.add(full)
         elif key == "loss_weights" and name == "pirl" and isinstance(value, list) and len(value) == 2:
-            put(full, "loss.patch_weight", value[0]) and put(full, "loss.image_weight", value[1])
+            put(full, "loss.patch_weight", value[0])
+            put(full, "loss.image_weight", value[1])
         else:
             for ours in loss_map.get(key, [f"loss.{key}"]):
                 if put(full, ours, value):
