@@ -50,12 +50,13 @@ def test_report_tables_and_loss_curve(tmp_path: Path) -> None:
     assert "| linear/top1 | 75.00 | 51.00 |" in text
     assert "| final_loss | 4.25 |" in text
     assert "| knn/temperature | 0.10 |" in text
-    assert "![training loss](loss_curve.png)" in text
+    assert "![Training loss](loss_curve.png)" in text
+    assert "![kNN top-1: pretrained vs random init vs pixels](comparison.png)" in text
     png = tmp_path / "loss_curve.png"
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     image = matplotlib.image.imread(png)
     assert image.shape[0] > 100 and image.shape[1] > 100
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["loss_curve.png", "report.md"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["comparison.png", "loss_curve.png", "report.md"]
 
 
 def test_report_without_random_init_or_losses(tmp_path: Path) -> None:

@@ -111,7 +111,8 @@ def run(
         results = suites.benchmark_pretrained(
             out, recipe, pretrain_record, result.trunk, cfg.data.source, size, suite,
             random_trunk=lambda: _random_trunk(result.checkpoint, cfg.train.seed), loss_history=result.loss_history,
-            started=started, progress=bar,
+            started=started, progress=bar, run=result, config=ssl_train.config_to_dict(cfg),
+            view_plan=ssl_train.get_recipe(recipe).build(cfg).views(), augment_batch=ssl_train.views.augment_batch,
         )  # fmt: skip
     typer.echo(f"wrote {out / 'results.json'} and {out / 'report.md'}")
     knn = results["benchmarks"].get("knn", {}).get("top1")
