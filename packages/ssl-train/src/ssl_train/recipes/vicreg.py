@@ -8,7 +8,7 @@ Published defaults (ResNet-50, batch 2048, 1000 epochs): LARS, lr 0.2 x batch/25
 the official code's ``base_lr``), weight decay 1e-6, 10 warm-up epochs then cosine, expander
 8192-8192-8192 (Linear-BN-ReLU twice, then Linear), coefficients 25 / 25 / 1, 224 px crops with
 asymmetric blur (1.0 / 0.1) and solarize (0 / 0.2). Our Fashion-MNIST defaults (ResNet-18 at
-width 0.25, 28 px, batch 256, 8 epochs): expander 1024-1024-1024, SGD lr 0.1 with a 1-epoch
+width 0.25, 28 px, batch 256, 8 epochs): expander 1024-1024-1024, SGD lr 0.03 (0.1 diverged to NaN at step 27 of a 1-epoch run) with a 1-epoch
 warm-up, weight decay 1e-5, crops of scale 0.35-1, no blur (28 px).
 """
 
@@ -53,7 +53,7 @@ class VICRegConfig:
     model: VICRegModelConfig = field(default_factory=VICRegModelConfig)
     views: AsymmetricViewsConfig = field(default_factory=AsymmetricViewsConfig)
     loss: VICRegLossConfig = field(default_factory=VICRegLossConfig)
-    optim: OptimConfig = field(default_factory=lambda: OptimConfig(lr=0.1, weight_decay=1e-5))
+    optim: OptimConfig = field(default_factory=lambda: OptimConfig(lr=0.03, weight_decay=1e-5))
     schedule: ScheduleConfig = field(default_factory=lambda: ScheduleConfig(warmup_epochs=1.0))
     train: TrainConfig = field(default_factory=TrainConfig)
     monitor: MonitorConfig = field(default_factory=MonitorConfig)
