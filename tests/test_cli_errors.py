@@ -81,3 +81,31 @@ def test_image_file_instead_of_folder(tmp_path):
     Image.fromarray(np.zeros((8, 8, 3), dtype=np.uint8)).save(img)
     proc = run_ssl("run", "simclr", "--data", str(img), "--out", str(tmp_path / "out"))
     _assert_one_line_error(proc, "not a folder")
+
+
+@pytest.mark.parametrize(("given", "expected"), [(None, "PASSIVE"), ("ACTIVE", "ACTIVE")])
+def test_openmp_threads_wait_passively_unless_the_user_says_otherwise(given, expected):
+    """The CLI's entry module sets OMP_WAIT_POLICY before torch (and its OpenMP runtime) loads."""
+    import os
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if k != "OMP_WAIT_POLICY"}
+    if given is not None:
+        env["OMP_WAIT_POLICY"] = given
+    # an import hook records the variable at the moment torch is first imported
+    code = (
+        "import os, sys\n"
+        "seen = []\n"
+        "class Watch:\n"
+        "    def find_spec(self, name, path=None, target=None):\n"
+        "        if name == 'torch' and not seen:\n"
+        "            seen.append(os.environ.get('OMP_WAIT_POLICY', 'unset'))\n"
+        "        return None\n"
+        "sys.meta_path.insert(0, Watch())\n"
+        "import ssl_cli.main\n"
+        "print(seen[0] if seen else 'torch-not-imported')\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.split() == [expected]

@@ -142,9 +142,9 @@ def detectron2(
 
     if p.recipe not in DETECTRON2_RECIPES:
         raise UsageError(f"unknown detectron2 recipe {p.recipe!r}; choose one of {', '.join(sorted(DETECTRON2_RECIPES))}")
+    _check_out(out)
     trunk = ckpt_format.load_checkpoint(checkpoint)["trunk"]
     suites.check_detectron2_trunk(trunk["name"], trunk.get("kwargs") or {})
-    _check_out(out)
     created = not out.exists()
     out.mkdir(parents=True, exist_ok=True)
     try:

@@ -85,6 +85,20 @@ def catalog_remove(
     typer.echo(f"removed {name} from {ssl_data.catalog_remove(name, catalog)}")
 
 
+def _check_option_type(tool: str, key: str, value: object, default: object) -> None:
+    """A number or flag option given a value of another type is refused before the tool runs."""
+    if isinstance(default, bool):
+        ok = isinstance(value, bool)
+    elif isinstance(default, int):
+        ok = isinstance(value, int) and not isinstance(value, bool)
+    elif isinstance(default, float):
+        ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+    else:
+        return
+    if not ok:
+        raise UsageError(f"{tool} option {key} takes a {type(default).__name__} (default {default!r}), got {value!r}")
+
+
 @data_app.command("prepare")
 def prepare(
     name: str = typer.Argument(..., help="Tool name (see `ssl data tools`)."),
@@ -101,7 +115,12 @@ def prepare(
     import ssl_data
     from ssl_data.prep import DownloadError
 
+    from ssl_data.prep import preparer_options
+
     kwargs = dict(_parse_option(item) for item in options or [])
+    defaults = preparer_options(name)
+    for key, value in kwargs.items():
+        _check_option_type(name, key, value, defaults.get(key, inspect.Parameter.empty))
     try:
         summary = ssl_data.prepare(name, input_path, output_dir, download=download, **kwargs)
     except DownloadError as exc:  # no network, timeout, truncated archive: one line, exit 2

@@ -3,16 +3,21 @@
 from __future__ import annotations
 
 import os
-import sys
-from pathlib import Path
-from typing import Any, List, Optional
 
-import typer
+# Before anything imports torch: OpenMP threads that spin while they wait collapse throughput
+# on a shared machine (a training step measured 9.5x slower); a user's own setting wins.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
-from ssl_cli.benchmark_commands import benchmark_app, extract
-from ssl_cli.data_commands import data_app
-from ssl_cli.errors import EXPECTED_ERRORS, UsageError, fail
-from ssl_cli.run_folder import check_out_dir
+import sys  # noqa: E402
+from pathlib import Path  # noqa: E402
+from typing import Any, List, Optional  # noqa: E402
+
+import typer  # noqa: E402
+
+from ssl_cli.benchmark_commands import benchmark_app, extract  # noqa: E402
+from ssl_cli.data_commands import data_app  # noqa: E402
+from ssl_cli.errors import EXPECTED_ERRORS, UsageError, fail  # noqa: E402
+from ssl_cli.run_folder import check_out_dir  # noqa: E402
 
 __all__ = ["app", "main"]
 
@@ -238,9 +243,28 @@ def main(argv: list[str] | None = None) -> None:
     """Entry point of the `ssl` console script."""
     try:
         app(args=argv, prog_name="ssl")
+    except EXPECTED_ERRORS as exc:
+        fail(str(exc))
     except KeyboardInterrupt:
         fail("interrupted; checkpoints written so far are kept in OUT/checkpoints; continue with --resume", code=130)
-    except EXPECTED_ERRORS as exc:
+    except RuntimeError as exc:
+        _trainer_stop(exc)
+        raise  # anything else is a bug and keeps its traceback
+
+
+def _trainer_stop(exc: RuntimeError) -> None:
+    """Exit for the trainer's own stops: an interrupted run (its one-line message says where the
+    checkpoint is and how to resume; exit 130 for SIGINT, 143 for SIGTERM) and a run folder locked
+    by another live run (exit 2). Returns for any other error. ssl_train (and its ConfigError, a
+    ValueError handled above) is looked up only when a command loaded it."""
+    ssl_train = sys.modules.get("ssl_train")
+    if ssl_train is None:
+        return
+    if isinstance(exc, ssl_train.TrainingInterrupted):
+        message = str(exc).strip().splitlines()
+        print(message[0] if message else "interrupted", file=sys.stderr, flush=True)
+        raise SystemExit(exc.exit_code) from None
+    if isinstance(exc, ssl_train.RunFolderLocked):
         fail(str(exc))
 
 

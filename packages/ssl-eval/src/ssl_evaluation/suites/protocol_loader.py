@@ -25,6 +25,20 @@ def _one_line(error: Exception) -> str:
     return " ".join(str(error).split("\n")[0].split())
 
 
+def _load_mapping(path: Path) -> Any:
+    """A protocol file's YAML mapping; anything else is one clear ProtocolError."""
+    import yaml
+    from omegaconf import DictConfig, OmegaConf
+
+    try:
+        loaded = OmegaConf.load(path)
+    except yaml.YAMLError as error:
+        raise ProtocolError(f"protocol file {path} is not valid YAML: {_one_line(error)}") from None
+    if not isinstance(loaded, DictConfig):
+        raise ProtocolError(f"protocol file {path} must hold a mapping of protocol keys, got a {type(loaded).__name__}")
+    return loaded
+
+
 def load_protocol(defaults: T, overrides: Sequence[str] = (), config_file: str | Path | None = None) -> T:
     """Merge ``defaults`` (a protocol dataclass instance), a YAML file and dotted overrides.
 
@@ -52,7 +66,7 @@ def load_protocol(defaults: T, overrides: Sequence[str] = (), config_file: str |
             path = Path(config_file)
             if not path.is_file():
                 raise FileNotFoundError(f"protocol file not found: {path}")
-            merged = OmegaConf.merge(merged, OmegaConf.load(path))
+            merged = OmegaConf.merge(merged, _load_mapping(path))
         for item in overrides:
             if "=" not in item or item.startswith("="):
                 raise ProtocolError(f"override {item!r} is not key=value")
