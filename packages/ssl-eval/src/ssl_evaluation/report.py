@@ -193,7 +193,7 @@ def _monitor_protocol(results: Mapping[str, object]) -> str:
     monitor = _get(results, "config/monitor")
     if isinstance(monitor, Mapping):
         return (f"weighted kNN k={monitor.get('k')}, T={monitor.get('temperature')}, cosine; memory "
-                f"{monitor.get('train_samples')} labelled training images, {monitor.get('test_samples')} held-out images")
+                f"up to {monitor.get('train_samples')} labelled training images, up to {monitor.get('test_samples')} held-out images")
     return "weighted kNN on held-out images"
 
 

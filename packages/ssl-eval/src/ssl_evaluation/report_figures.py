@@ -51,7 +51,7 @@ def monitor_png(history: Sequence[Mapping[str, float]], protocol: str) -> bytes:
     """Online kNN top-1 (%) against the optimizer step; ``protocol`` is the subtitle."""
     steps = [float(h["step"]) for h in history]
     top1 = [float(h["knn_top1"]) for h in history]
-    figure = _figure(6.5, 3.8)
+    figure = _figure(7, 4.2)
     axes = figure.add_subplot(1, 1, 1)
     axes.plot(steps, top1, marker="o", color="tab:green")
     for step, value, entry in zip(steps, top1, history):
@@ -59,7 +59,9 @@ def monitor_png(history: Sequence[Mapping[str, float]], protocol: str) -> bytes:
                       ha="center", fontsize=7, color="dimgray")  # fmt: skip
     axes.set_xlabel("optimizer step")
     axes.set_ylabel("kNN top-1 (%)")
-    axes.set_title(f"Online kNN monitor during training\n{protocol}", fontsize=10)
+    import textwrap
+
+    axes.set_title("Online kNN monitor during training\n" + textwrap.fill(protocol, 80), fontsize=9)
     axes.grid(True, alpha=0.3)
     return _png(figure)
 
