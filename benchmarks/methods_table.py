@@ -1,0 +1,157 @@
+"""Every recipe under one pretraining budget, on one data set, against its own random init.
+
+For each recipe of ``ssl_train.list_recipes()`` (or ``--recipes``): a short timing run measures
+seconds per step and the fixed start-up cost (data, epoch-start passes such as DeepClusterV2's
+memory fill or ClusterFit's stage 1), the step budget is ``(minutes * 60 - start-up) / seconds
+per step`` (``train.max_steps``, so schedules span the budget), then the recipe pretrains with
+its own defaults on Fashion-MNIST (Colorization on its colour default, the openclipart-png
+folder) and ``ssl_evaluation.suites.benchmark_pretrained`` measures kNN top-1 (k=200, T=0.1) and
+linear-probe top-1 on the test images, for the pretrained trunk and for the same architecture at
+random init (BatchNorm statistics re-estimated). No hyper-parameter is chosen here: every recipe
+runs its documented defaults. ClusterFit clusters the features of the RotNet checkpoint this
+script trained first (``--clusterfit-from``).
+
+Writes ``benchmarks/results/methods_table.json`` and ``.md`` (``--out``), with the command,
+commit and machine. The full table takes hours on 2 CPU cores::
+
+    hatch run python benchmarks/methods_table.py --minutes 10
+    hatch run python benchmarks/methods_table.py --recipes rotnet npid --minutes 1 --out benchmarks/results/methods_table_smoke
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from fashion_mnist_knn import provenance  # noqa: E402
+
+import ssl_train  # noqa: E402
+from ssl_evaluation import suites  # noqa: E402
+from ssl_models import build_trunk  # noqa: E402
+from ssl_models import checkpoint as ckpt_format  # noqa: E402
+from ssl_models.atomic_files import atomic_write_text  # noqa: E402
+from ssl_train.hooks import Hook  # noqa: E402
+
+TIMING_STEPS = 6
+COMMON = ["monitor.knn_every_epochs=0", "train.tensorboard=false"]
+
+
+class StepClock(Hook):
+    """Wall-clock time at the start of the run and at the end of every step."""
+
+    def __init__(self) -> None:
+        self.start = 0.0
+        self.ends: list[float] = []
+
+    def on_start(self, run: Any) -> None:
+        self.start = time.perf_counter()
+
+    def on_step_end(self, run: Any, metrics: dict[str, float]) -> None:
+        self.ends.append(time.perf_counter())
+
+
+def budget_steps(name: str, overrides: list[str], minutes: float, work: Path) -> tuple[int, dict[str, float]]:
+    """Steps that fit ``minutes`` from a ``TIMING_STEPS``-step run: (steps, timing record)."""
+    recipe = ssl_train.get_recipe(name)
+    cfg = ssl_train.load_config(recipe.config_class(), overrides + [f"train.max_steps={TIMING_STEPS}"])
+    clock = StepClock()
+    began = time.perf_counter()
+    ssl_train.pretrain(name, cfg, work / f"timing-{name}", progress=False, hooks=[clock])
+    per_step = (clock.ends[-1] - clock.ends[0]) / (len(clock.ends) - 1)
+    startup = (clock.ends[0] - per_step) - began
+    steps = max(1, int((minutes * 60 - startup) / per_step))
+    return steps, {"seconds_per_step": round(per_step, 4), "startup_seconds": round(startup, 2)}
+
+
+def run_recipe(name: str, minutes: float, out: Path, work: Path, extra: list[str]) -> dict[str, Any]:
+    recipe = ssl_train.get_recipe(name)
+    overrides = COMMON + extra
+    steps, timing = budget_steps(name, overrides, minutes, work)
+    cfg = ssl_train.load_config(recipe.config_class(), overrides + [f"train.max_steps={steps}"])
+    run_dir = out / name
+    result = ssl_train.pretrain(name, cfg, run_dir, progress=False)
+    size = cfg.data.image_size
+    steps_per_epoch = max(1, result.train_images // cfg.data.batch_size)
+
+    def random_trunk() -> torch.nn.Module:
+        entry = ckpt_format.load_checkpoint(result.checkpoint)["trunk"]
+        torch.manual_seed(cfg.train.seed)
+        return build_trunk(entry["name"], **entry["kwargs"])
+
+    record = {"minutes": round(result.minutes, 2), "steps": result.steps, "final_loss": result.final_loss,
+              "checkpoint": str(result.checkpoint), "epochs": round(result.steps / steps_per_epoch, 2),
+              "images_per_second": round(result.images_per_second, 1), "timing": timing}  # fmt: skip
+    results = suites.benchmark_pretrained(run_dir, name, record, result.trunk, cfg.data.source, size,
+                                          random_trunk=random_trunk, loss_history=result.loss_history)  # fmt: skip
+    return {
+        "recipe": name, "data": result.data_description, "overrides": extra, **record,
+        "knn_top1": results["benchmarks"]["knn"]["top1"], "linear_top1": results["benchmarks"]["linear"]["top1"],
+        "random_init_knn_top1": results["random_init"]["knn"]["top1"],
+        "random_init_linear_top1": results["random_init"]["linear"]["top1"],
+    }  # fmt: skip
+
+
+def markdown(rows: list[dict[str, Any]], meta: dict[str, Any], smoke: bool) -> str:
+    lines = [f"# Methods table{' (SMOKE RUN: a proof that the script works, not a comparison)' if smoke else ''}", "",
+             f"Command: `{meta['command']}`  ", f"Commit: `{meta['commit']}`  ",
+             f"Machine: {meta['machine']['cpu']}, {meta['machine']['cores']} cores, torch {meta['machine']['torch']}, "
+             f"load average at start {tuple(round(x, 2) for x in meta['machine']['load_average_at_start'])}  ",
+             f"Date: {meta['date']}; budget {meta['minutes']} min of pretraining per recipe", "",
+             "| method | data | epochs | minutes | images/s | kNN top-1 | linear top-1 | random-init kNN | random-init linear | beats random init (kNN) |",
+             "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]  # fmt: skip
+    for r in rows:
+        if "error" in r:
+            lines.append(f"| {r['recipe']} | | | | | failed: {r['error']} | | | | |")
+            continue
+        beats = "yes" if r["knn_top1"] > r["random_init_knn_top1"] else "**no**"
+        lines.append(f"| {r['recipe']} | {r['data'].split(' (')[0]} | {r['epochs']} | {r['minutes']} | {r['images_per_second']} | "
+                     f"{r['knn_top1']:.2f} | {r['linear_top1']:.2f} | {r['random_init_knn_top1']:.2f} | "
+                     f"{r['random_init_linear_top1']:.2f} | {beats} |")  # fmt: skip
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--minutes", type=float, default=10.0, help="pretraining budget per recipe")
+    parser.add_argument("--recipes", nargs="*", default=None, help="default: every recipe")
+    parser.add_argument("--out", type=Path, default=Path("benchmarks/results/methods_table"), help="results stem (.json, .md)")
+    parser.add_argument("--clusterfit-from", default="rotnet", help="recipe whose checkpoint ClusterFit clusters (trained first)")
+    args = parser.parse_args(argv)
+    names = args.recipes or ssl_train.list_recipes()
+    unknown = [n for n in names if n not in ssl_train.list_recipes()]
+    if unknown or args.minutes <= 0:
+        print(f"methods_table: error: unknown recipe(s) {unknown} or --minutes <= 0", file=sys.stderr)
+        return 2
+    if "clusterfit" in names and args.clusterfit_from in names:  # the checkpoint ClusterFit needs comes first
+        names = [args.clusterfit_from] + [n for n in names if n != args.clusterfit_from]
+    meta = {**provenance(["python", "benchmarks/methods_table.py", *(argv if argv is not None else sys.argv[1:])]),
+            "minutes": args.minutes, "smoke": args.minutes < 10 or args.recipes is not None}  # fmt: skip
+    rows: list[dict[str, Any]] = []
+    with tempfile.TemporaryDirectory() as work:
+        runs = Path(work) / "runs"  # checkpoints and per-run reports stay out of the repository
+        for name in names:
+            extra: list[str] = []
+            if name == "clusterfit":
+                extra = [f"clusterfit.checkpoint={runs / args.clusterfit_from / 'checkpoints' / 'final.pt'}"]
+            print(f"methods_table: {name} ({args.minutes} min budget)", file=sys.stderr, flush=True)
+            try:
+                rows.append(run_recipe(name, args.minutes, runs, Path(work), extra))
+            except (ssl_train.ConfigError, ssl_train.TrainingDivergedError, ValueError) as exc:
+                rows.append({"recipe": name, "error": str(exc).splitlines()[0]})
+            payload = {**meta, "rows": rows}
+            atomic_write_text(args.out.with_suffix(".json"), json.dumps(payload, indent=2) + "\n")
+            atomic_write_text(args.out.with_suffix(".md"), markdown(rows, meta, meta["smoke"]))
+    print(markdown(rows, meta, meta["smoke"]))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
