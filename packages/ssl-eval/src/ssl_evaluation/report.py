@@ -128,12 +128,16 @@ def _comparison_bars(results: Mapping[str, object]) -> list[tuple[str, float]]:
 
 def _benchmark_lines(results: Mapping[str, object]) -> list[str]:
     pretrained, random = results.get(_PRETRAINED), results.get(_RANDOM)
-    if not (isinstance(pretrained, Mapping) and isinstance(random, Mapping)):
+    if not isinstance(pretrained, Mapping):
         return []
-    left, right = flatten_metrics(pretrained), flatten_metrics(random)
-    keys = list(left) + [k for k in right if k not in left]
-    lines = ["## Benchmarks: pretrained vs random init", ""]
-    lines += _table(["metric", "pretrained", "random init"], [(k, left.get(k), right.get(k)) for k in keys])
+    left = flatten_metrics(pretrained)
+    if isinstance(random, Mapping):
+        right = flatten_metrics(random)
+        keys = list(left) + [k for k in right if k not in left]
+        lines = ["## Benchmarks: pretrained vs random init", ""]
+        lines += _table(["metric", "pretrained", "random init"], [(k, left.get(k), right.get(k)) for k in keys])
+    else:
+        lines = ["## Benchmarks", "", *_table(["metric", "pretrained"], list(left.items()))]
     pixels = results.get("pixel_baselines")
     if isinstance(pixels, Mapping):
         rows = [(f"{name} pixels", _get(pixels, f"{name}/knn/top1"), _get(pixels, f"{name}/knn/top5"))
