@@ -31,7 +31,7 @@ from torch import Tensor
 import ssl_data
 import ssl_losses
 import ssl_models
-from ssl_train.config import DataConfig, MonitorConfig, OptimConfig, ScheduleConfig, TrainConfig
+from ssl_train.config import ConfigError, DataConfig, MonitorConfig, OptimConfig, ScheduleConfig, TrainConfig
 from ssl_train.recipes.base import Batch, Method, Recipe, StepContext
 from ssl_train.recipes.train_set_size import train_set_size
 from ssl_train.recipes.trunk_options import build_recipe_trunk
@@ -117,11 +117,14 @@ class NPIDMethod(Method):
         self.plan = ViewPlan((CropSpec(cfg.data.image_size, 1, (v.crop_scale_min, v.crop_scale_max), v.jitter_strength,
                                        v.p_jitter, v.p_gray, v.p_flip),))  # fmt: skip
         self.num_train_samples = train_set_size(cfg.data, cfg.train.seed)
-        self.loss = ssl_losses.NCEMemoryLoss(
-            self.num_train_samples, embedding_dim=m.projection_dim, num_negatives=lc.num_negatives,
-            temperature=lc.temperature, momentum=lc.momentum, loss_type=lc.loss_type,  # type: ignore[arg-type]
-            norm_constant=lc.norm_constant, seed=cfg.train.seed,
-        )  # fmt: skip
+        try:
+            self.loss = ssl_losses.NCEMemoryLoss(
+                self.num_train_samples, embedding_dim=m.projection_dim, num_negatives=lc.num_negatives,
+                temperature=lc.temperature, momentum=lc.momentum, loss_type=lc.loss_type,  # type: ignore[arg-type]
+                norm_constant=lc.norm_constant, seed=cfg.train.seed,
+            )  # fmt: skip
+        except ValueError as exc:
+            raise ConfigError(f"loss: {exc}") from None
 
     def views(self) -> ViewPlan:
         return self.plan

@@ -111,12 +111,15 @@ class PIRLMethod(Method):
         ))  # fmt: skip
         self.jitter = v.patch_jitter
         self.num_train_samples = train_set_size(cfg.data, cfg.train.seed)
-        self.loss = ssl_losses.NCEMemoryLoss(
-            self.num_train_samples, embedding_dim=d, num_negatives=lc.num_negatives, temperature=lc.temperature,
-            momentum=lc.momentum, loss_type=lc.loss_type,  # type: ignore[arg-type]
-            loss_weights=(lc.patch_weight, lc.image_weight), update_mem_on_forward=False, update_mem_with_emb_index=1,
-            seed=cfg.train.seed,
-        )  # fmt: skip
+        try:
+            self.loss = ssl_losses.NCEMemoryLoss(
+                self.num_train_samples, embedding_dim=d, num_negatives=lc.num_negatives, temperature=lc.temperature,
+                momentum=lc.momentum, loss_type=lc.loss_type,  # type: ignore[arg-type]
+                loss_weights=(lc.patch_weight, lc.image_weight), update_mem_on_forward=False, update_mem_with_emb_index=1,
+                seed=cfg.train.seed,
+            )  # fmt: skip
+        except ValueError as exc:
+            raise ConfigError(f"loss: {exc}") from None
 
     def views(self) -> ViewPlan:
         return self.plan
