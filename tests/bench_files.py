@@ -108,7 +108,7 @@ def write_voc(root: Path, trainval_per_class: int = 3, test_per_class: int = 2, 
             (root / "Annotations" / f"{image_id}.xml").write_text(
                 f"<annotation><filename>{image_id}.jpg</filename><size><width>{size}</width>"
                 f"<height>{size}</height><depth>3</depth></size><object><name>{VOC_CLASSES[c]}</name>"
-                f"<difficult>{int(difficult)}</difficult><bndbox><xmin>{x0 + 1}</xmin><ymin>{y0 + 1}</ymin>"
+                f"<pose>Unspecified</pose><truncated>0</truncated><difficult>{int(difficult)}</difficult><bndbox><xmin>{x0 + 1}</xmin><ymin>{y0 + 1}</ymin>"
                 f"<xmax>{x1}</xmax><ymax>{y1}</ymax></bndbox></object></annotation>"
             )
             ids.append(image_id)

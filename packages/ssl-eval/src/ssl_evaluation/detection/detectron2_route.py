@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import importlib.util
+from collections.abc import Mapping
 from os import PathLike
 from pathlib import Path
 from typing import Any
@@ -114,34 +115,63 @@ def detectron2_available() -> bool:
     return importlib.util.find_spec("detectron2") is not None
 
 
-def detectron2_config(recipe: str, weights: str | PathLike[str] = "", output_dir: str | PathLike[str] | None = None) -> dict[str, Any]:
-    """A deep copy of a recipe with ``MODEL.WEIGHTS`` (and ``OUTPUT_DIR``) filled in."""
+def detectron2_config(recipe: str, weights: str | PathLike[str] = "", output_dir: str | PathLike[str] | None = None,
+                      overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """A deep copy of a recipe with ``MODEL.WEIGHTS`` (and ``OUTPUT_DIR``) filled in and the
+    dotted ``overrides`` (``{"SOLVER.MAX_ITER": 10}``) applied."""
     if recipe not in DETECTRON2_RECIPES:
         raise ValueError(f"unknown detectron2 recipe {recipe!r}; known: {sorted(DETECTRON2_RECIPES)}")
     cfg = copy.deepcopy(DETECTRON2_RECIPES[recipe])
     cfg["MODEL"]["WEIGHTS"] = str(weights)
     if output_dir is not None:
         cfg["OUTPUT_DIR"] = str(output_dir)
+    for dotted, value in (overrides or {}).items():
+        node = cfg
+        *parents, leaf = dotted.split(".")
+        for key in parents:
+            node = node.setdefault(key, {})
+        node[leaf] = value
     return cfg
 
 
 def write_detectron2_config(
-    recipe: str, path: str | PathLike[str], weights: str | PathLike[str] = "", output_dir: str | PathLike[str] | None = None
+    recipe: str, path: str | PathLike[str], weights: str | PathLike[str] = "", output_dir: str | PathLike[str] | None = None,
+    overrides: Mapping[str, Any] | None = None,
 ) -> Path:
-    """Write a recipe as YAML at ``path`` atomically (temp file in the same folder, fsync, rename;
-    the folder is created when missing)."""
+    """Write a recipe (with dotted ``overrides``) as YAML at ``path`` atomically (temp file in the
+    same folder, fsync, rename; the folder is created when missing)."""
     import yaml
 
-    cfg = detectron2_config(recipe, weights, output_dir)
+    cfg = detectron2_config(recipe, weights, output_dir, overrides)
     return atomic_write_text(path, yaml.safe_dump(cfg, sort_keys=False))
 
 
-def run_detectron2(config_file: str | PathLike[str], *, resume: bool = False, eval_only: bool = False) -> dict[str, Any]:
+def _register_voc(names: Any, root: Path) -> None:
+    """(Re-)register detectron2's builtin ``voc_YYYY_SPLIT`` datasets to read ``root/VOCYYYY``."""
+    from detectron2.data import DatasetCatalog, MetadataCatalog
+    from detectron2.data.datasets import register_pascal_voc
+
+    for name in names:
+        parts = str(name).split("_")
+        if len(parts) != 3 or parts[0] != "voc":
+            continue
+        year, split = parts[1], parts[2]
+        if not (root / f"VOC{year}").is_dir():
+            raise FileNotFoundError(f"detectron2 dataset {name}: folder not found: {root / f'VOC{year}'}")
+        if name in DatasetCatalog.list():
+            DatasetCatalog.remove(name)
+            MetadataCatalog.remove(name)
+        register_pascal_voc(name, str(root / f"VOC{year}"), split, int(year))
+
+
+def run_detectron2(config_file: str | PathLike[str], *, resume: bool = False, eval_only: bool = False,
+                   datasets_root: str | PathLike[str] | None = None) -> dict[str, Any]:
     """Train (unless ``eval_only``) and evaluate with detectron2's ``DefaultTrainer`` on one process.
 
     Registers the ``Res5ROIHeadsExtraNorm`` head the C4 recipes use (detectron2's ``Res5ROIHeads``
     with a batch-norm layer after ``res5``, as in MoCo's detection code). The VOC/COCO dataset
-    names must be registered in detectron2 (its builtin datasets read ``$DETECTRON2_DATASETS``).
+    names must be registered in detectron2 (its builtin datasets read ``$DETECTRON2_DATASETS``);
+    ``datasets_root`` re-registers the config's ``voc_YYYY_SPLIT`` datasets from ``root/VOCYYYY``.
     Returns detectron2's evaluation results. Raises :class:`Detectron2Unavailable` when
     detectron2 is not installed.
     """
@@ -172,6 +202,8 @@ def run_detectron2(config_file: str | PathLike[str], *, resume: bool = False, ev
     cfg = get_cfg()
     cfg.merge_from_file(str(path))
     cfg.freeze()
+    if datasets_root is not None:
+        _register_voc([*cfg.DATASETS.TRAIN, *cfg.DATASETS.TEST], Path(datasets_root))
 
     class Trainer(DefaultTrainer):
         @classmethod
