@@ -174,7 +174,8 @@ class MonitorConfig:
     train_samples: int = 5000
     """Labelled training images that form the kNN memory (class-balanced, seeded)."""
     test_samples: int = 2000
-    """Held-out images classified (the source's test split; a seeded split for folders)."""
+    """Other training images, disjoint from the memory, that are classified (class-balanced,
+    seeded): the monitor never reads a test split."""
     k: int = 20
     temperature: float = 0.07
 
