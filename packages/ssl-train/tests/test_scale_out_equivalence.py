@@ -15,6 +15,7 @@ tolerance (so a wrong gradient scale would show), and that a run without SyncBat
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -52,14 +53,16 @@ def _state(out: Path) -> dict:
     return ckpt_format.load_checkpoint(out / "checkpoints" / "last.pt")["train_state"]
 
 
-def _run_pair(name: str, tmp_path: Path, sync_bn: bool = True) -> tuple[dict, dict, dict]:
+def _run_pair(name: str, tmp_path: Path, sync_bn: bool = True, two_extra: Sequence[str] = ()) -> tuple[dict, dict, dict]:
+    """(1-process last state, 2-process last state, initial method state); ``two_extra``: further
+    overrides of the 2-process run only (``train.parallel=fsdp``)."""
     over, batch = _overrides(name, sync_bn)
     assert batch % 2 == 0
     cfg = load_config(get_recipe(name).config_class(), over + [f"data.batch_size={batch}"])
     torch.manual_seed(cfg.train.seed)
     init = {k: v.clone() for k, v in get_recipe(name).build(cfg).state_dict().items()}
     pretrain(name, cfg, tmp_path / "one", progress=False)
-    launch(worker_argv(name, str(tmp_path / "two"), over + [f"data.batch_size={batch // 2}"]), nproc_per_node=2)
+    launch(worker_argv(name, str(tmp_path / "two"), over + [f"data.batch_size={batch // 2}", *two_extra]), nproc_per_node=2)
     return _state(tmp_path / "one"), _state(tmp_path / "two"), init
 
 

@@ -14,6 +14,7 @@ from ssl_train.optim import LARC, LARS, ParamGroup, build_optimizer, default_par
 from ssl_train.recipes import RECIPES, Batch, EpochContext, Method, Recipe, StepContext, get_recipe, list_recipes
 from ssl_train.run_lock import RunFolderLocked
 from ssl_train.runtime import resolve_device, resolve_precision
+from ssl_train.sharded_checkpoint import consolidate_dcp
 from ssl_train.views import CropSpec, ViewPlan
 
 __all__ = [
@@ -37,6 +38,7 @@ __all__ = [
     "build_optimizer",
     "config_to_dict",
     "config_to_yaml",
+    "consolidate_dcp",
     "default_param_groups",
     "get_recipe",
     "list_recipes",

@@ -36,6 +36,13 @@ def save_train_checkpoint(
     )
     if with_train_state:
         payload["train_state"] = state.state_dict(rank_states)
+        if state.sharded:  # the weights are in the DCP folder beside (ssl_train.sharded_checkpoint)
+            from ssl_train.sharded_checkpoint import DCP_SUFFIX, head_positions
+
+            for entry in [payload["trunk"], *payload["heads"]]:
+                entry["state_dict"] = {}
+            payload["sharded"] = {"folder": Path(path).stem + DCP_SUFFIX, "step": state.step,
+                                  "heads": head_positions(state.method.model)}  # fmt: skip
     return ckpt_format.save_checkpoint(payload, path)
 
 

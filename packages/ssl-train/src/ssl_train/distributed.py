@@ -16,8 +16,8 @@ from ssl_train.config import ConfigError
 
 __all__ = ["PARALLEL", "DistInfo", "all_gather_objects", "init_distributed", "mean_over_ranks", "shutdown_distributed", "wrap_model"]
 
-PARALLEL = ("auto", "ddp", "none")
-"""FSDP2 (``fully_shard``) and ZeRO are not implemented yet."""
+PARALLEL = ("auto", "ddp", "fsdp", "none")
+"""``fsdp``: FSDP2 (``torch.distributed.fsdp.fully_shard``) on the online model."""
 
 
 @dataclass
@@ -43,8 +43,8 @@ def init_distributed(parallel: str, device_type: str, timeout_s: float = 600.0) 
     """Join (or create) the default process group.
 
     ``auto``: DDP when the launcher (``torchrun``, ``ssl pretrain --nproc-per-node``) started
-    several processes (``WORLD_SIZE`` > 1), else none. ``ddp``: always a process group
-    (one process without a launcher). ``none``: never. Backend: NCCL on CUDA, gloo on CPU.
+    several processes (``WORLD_SIZE`` > 1), else none. ``ddp`` and ``fsdp``: always a process
+    group (one process without a launcher). ``none``: never. Backend: NCCL on CUDA, gloo on CPU.
     ``timeout_s`` bounds every collective: a rank that waits longer for a dead peer fails.
     """
     if parallel not in PARALLEL:
@@ -64,8 +64,21 @@ def init_distributed(parallel: str, device_type: str, timeout_s: float = 600.0) 
         store = tempfile.NamedTemporaryFile(prefix="ssl-pg-", delete=False)
         store.close()
         kwargs.update(init_method=f"file://{store.name}", rank=0, world_size=1)
+    elif "TORCHELASTIC_RESTART_COUNT" in os.environ:
+        kwargs.update(store=_attempt_store(kwargs["timeout"]), rank=int(os.environ["RANK"]), world_size=world)
     dist.init_process_group(**kwargs)
     return DistInfo(dist.get_rank(), dist.get_world_size(), local_rank, local_world, True)
+
+
+def _attempt_store(timeout: timedelta) -> dist.Store:
+    """The launcher's store seen through a prefix unique to this restart attempt.
+
+    The elastic launcher keeps one TCPStore for the whole job and hands every attempt the same
+    ``MASTER_PORT``: without the prefix, the processes of a restarted attempt can read the
+    previous attempt's gloo addresses and fail in ``connectFullMesh`` ("Connection refused").
+    """
+    store, _, _ = next(dist.rendezvous("env://", timeout=timeout))
+    return dist.PrefixStore(f"ssl/attempt{os.environ['TORCHELASTIC_RESTART_COUNT']}/", store)
 
 
 def all_gather_objects(obj: Any, info: DistInfo) -> list[Any]:
@@ -96,8 +109,24 @@ def mean_over_ranks(metrics: dict[str, Tensor], info: DistInfo) -> dict[str, flo
 
 def wrap_model(model: nn.Module, parallel: str, info: DistInfo, device: torch.device) -> nn.Module:
     """The module a step calls: ``model`` wrapped in DDP when a process group exists, else
-    ``model`` (``parallel`` is checked by :func:`init_distributed`)."""
+    ``model`` (``parallel`` is checked by :func:`init_distributed`).
+
+    ``fsdp``: ``model`` itself, sharded in place with FSDP2 (the trunk, each head, then the
+    whole model, so that each is gathered only while it computes); its parameters become
+    DTensors, so an optimizer must be built after this call. Calling it again is a no-op.
+    """
     if not info.distributed:
+        return model
+    if parallel == "fsdp":
+        from torch.distributed.fsdp import FSDPModule, fully_shard, register_fsdp_forward_method
+
+        if not isinstance(model, FSDPModule):
+            for part in [getattr(model, "trunk", None), *(h for chain in getattr(model, "heads", []) for h in chain)]:
+                if part is not None and any(True for _ in part.parameters()):
+                    fully_shard(part)
+                    if hasattr(part, "forward_features"):  # what SSLModel calls instead of forward
+                        register_fsdp_forward_method(part, "forward_features")
+            fully_shard(model)
         return model
     return nn.parallel.DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
 

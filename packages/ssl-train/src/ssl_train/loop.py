@@ -25,6 +25,7 @@ from ssl_train.recipes import get_recipe
 from ssl_train.recipes.base import EpochContext, Method, Recipe, StepContext
 from ssl_train.run_lock import RunLock
 from ssl_train.runtime import autocast_factory, resolve_device, resolve_precision, resolve_threads
+from ssl_train.sharded_checkpoint import DCP_SUFFIX, load_sharded, save_sharded, unshard_into
 from ssl_train.schedules import Constant, Schedule, value_at_step
 from ssl_train.state import TrainState
 from ssl_train.training_data import TrainingData, build_training_data
@@ -214,6 +215,9 @@ def _run(spec: Recipe, cfg: Any, out: Path, resume: bool | str, progress: bool, 
     if cfg.train.channels_last:
         method.to(memory_format=torch.channels_last)
     _check_crops(method, device)
+    sharded = cfg.train.parallel == "fsdp" and info.distributed
+    if sharded:  # FSDP2 replaces the parameters by DTensors: shard before the optimizer takes them
+        wrap_model(method.model, "fsdp", info, device)
     plan = method.views()
     data = build_training_data(
         cfg.data.source, plan, image_size=cfg.data.image_size, batch_size=cfg.data.batch_size, seed=cfg.train.seed,
@@ -241,7 +245,7 @@ def _run(spec: Recipe, cfg: Any, out: Path, resume: bool | str, progress: bool, 
         larc_trust_coefficient=cfg.optim.larc_trust_coefficient, larc_eps=cfg.optim.larc_eps,
     )  # fmt: skip
     scaler = torch.amp.GradScaler(device.type) if precision == "fp16" else None
-    state = TrainState(method, optimizer, data.loader, scaler, world_size=info.world_size, threads=threads)
+    state = TrainState(method, optimizer, data.loader, scaler, world_size=info.world_size, threads=threads, sharded=sharded)
 
     lock = RunLock(out) if info.is_main else None
     if lock is not None:
@@ -252,6 +256,9 @@ def _run(spec: Recipe, cfg: Any, out: Path, resume: bool | str, progress: bool, 
             check_resume_config(payload, config_dict, out / "checkpoints" / LAST_NAME)
             load_train_checkpoint(payload, state, rank=info.rank)
             del payload
+            if sharded:
+                folder = out / "checkpoints" / (Path(LAST_NAME).stem + DCP_SUFFIX)
+                load_sharded(method.model, optimizer, folder, state.step)
             if cfg.train.threads == 0 and state.threads > 0:  # the count the run started with: same numerics
                 torch.set_num_threads(state.threads)
             state.threads = torch.get_num_threads()
@@ -290,6 +297,8 @@ def _train(
         all_hooks.extend(hooks)
 
     def save(path_name: str = LAST_NAME) -> None:
+        if state.sharded:
+            save_sharded(method.model, optimizer, out / "checkpoints" / (Path(path_name).stem + DCP_SUFFIX), info.is_main, state.step)
         ranks = all_gather_objects(state.rank_state(), info)
         if info.is_main:
             save_train_checkpoint(state, spec.name, config_dict, out / "checkpoints" / path_name, rank_states=ranks)
@@ -389,6 +398,8 @@ def _train(
         for hook in all_hooks:
             hook.on_end(run, completed)
 
+    if state.sharded:  # final.pt and the result hold the full weights, gathered from the shards
+        method.model = unshard_into(method.model, spec.build(cfg).model)
     if info.is_main:
         save_train_checkpoint(state, spec.name, config_dict, out / "checkpoints" / FINAL_NAME, with_train_state=False)
     trunk = method.model.trunk.to("cpu", memory_format=torch.contiguous_format).eval()

@@ -38,6 +38,9 @@ class TrainState:
     world_size: int = 1
     threads: int = 0
     """torch threads of the run (kept so that a resumed run computes with the same count)."""
+    sharded: bool = False
+    """FSDP: the online model (``model.*`` keys of the method) and the optimizer are saved and
+    loaded by ``ssl_train.sharded_checkpoint`` (DCP), not in this state dict."""
 
     def rank_state(self) -> dict[str, Any]:
         """What differs between ranks: the loader's position and the random states."""
@@ -45,6 +48,10 @@ class TrainState:
         if torch.cuda.is_available() and torch.cuda.is_initialized():
             rng["cuda"] = torch.cuda.get_rng_state()
         return {"loader": self.loader.state_dict(), "rng": rng}
+
+    def _method_state(self) -> dict[str, Any]:
+        state = self.method.state_dict()
+        return {k: v for k, v in state.items() if not k.startswith("model.")} if self.sharded else state
 
     def state_dict(self, rank_states: list[dict[str, Any]] | None = None) -> dict[str, Any]:
         """Tensors and plain containers only (loadable with ``torch.load(weights_only=True)``).
@@ -62,8 +69,8 @@ class TrainState:
             "epoch_log": [dict(m) for m in self.epoch_log],
             "world_size": self.world_size,
             "threads": self.threads,
-            "method": self.method.state_dict(),
-            "optimizer": self.optimizer.state_dict(),
+            "method": self._method_state(),
+            "optimizer": None if self.sharded else self.optimizer.state_dict(),
             "scaler": self.scaler.state_dict() if self.scaler is not None else None,
             "ranks": rank_states if rank_states is not None else [self.rank_state()],
         }
@@ -80,8 +87,14 @@ class TrainState:
                 f"the checkpoint was written by {saved_world} process(es), this run has {self.world_size}; "
                 "resume with the same number of processes"
             )
-        self.method.load_state_dict(state["method"])
-        self.optimizer.load_state_dict(state["optimizer"])
+        if self.sharded:  # the model and the optimizer come from the DCP folder
+            missing, unexpected = self.method.load_state_dict(state["method"], strict=False)
+            wrong = unexpected + [k for k in missing if not k.startswith("model.")]
+            if wrong:
+                raise ValueError(f"the checkpoint's method state does not match this run: {', '.join(wrong[:5])}")
+        else:
+            self.method.load_state_dict(state["method"])
+            self.optimizer.load_state_dict(state["optimizer"])
         if self.scaler is not None and state.get("scaler"):
             self.scaler.load_state_dict(state["scaler"])
         mine = state["ranks"][rank]
