@@ -162,7 +162,10 @@ class TrainConfig:
     """SyncBatchNorm across ranks (ssl-models' CPU implementation under gloo, torch's on CUDA)."""
     activation_checkpointing: bool = False
     parallel: str = "auto"
-    """``auto`` (DDP when launched with several processes), ``ddp`` or ``none``."""
+    """``auto`` (DDP when launched with several processes), ``ddp``, ``fsdp`` (FSDP2, sharded
+    checkpoints in ``checkpoints/last.dcp/``) or ``none``."""
+    zero: bool = False
+    """Shard the optimizer's state across ranks (``ZeroRedundancyOptimizer``; with DDP, not FSDP)."""
 
 
 @dataclass

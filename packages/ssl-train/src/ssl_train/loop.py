@@ -29,6 +29,7 @@ from ssl_train.sharded_checkpoint import DCP_SUFFIX, load_sharded, save_sharded,
 from ssl_train.schedules import Constant, Schedule, value_at_step
 from ssl_train.state import TrainState
 from ssl_train.training_data import TrainingData, build_training_data
+from ssl_train.zero_optimizer import zero_redundancy
 
 __all__ = ["PretrainResult", "TrainingDivergedError", "TrainingInterrupted", "pretrain"]
 
@@ -244,6 +245,8 @@ def _run(spec: Recipe, cfg: Any, out: Path, resume: bool | str, progress: bool, 
         use_larc=cfg.optim.use_larc, larc_clip=cfg.optim.larc_clip,
         larc_trust_coefficient=cfg.optim.larc_trust_coefficient, larc_eps=cfg.optim.larc_eps,
     )  # fmt: skip
+    if cfg.train.zero:
+        optimizer = zero_redundancy(optimizer, info, cfg.train.parallel)
     scaler = torch.amp.GradScaler(device.type) if precision == "fp16" else None
     state = TrainState(method, optimizer, data.loader, scaler, world_size=info.world_size, threads=threads, sharded=sharded)
 
@@ -299,6 +302,8 @@ def _train(
     def save(path_name: str = LAST_NAME) -> None:
         if state.sharded:
             save_sharded(method.model, optimizer, out / "checkpoints" / (Path(path_name).stem + DCP_SUFFIX), info.is_main, state.step)
+        if cfg.train.zero:  # rank 0 gathers the optimizer state it saves
+            optimizer.consolidate_state_dict(to=0)
         ranks = all_gather_objects(state.rank_state(), info)
         if info.is_main:
             save_train_checkpoint(state, spec.name, config_dict, out / "checkpoints" / path_name, rank_states=ranks)
