@@ -45,6 +45,14 @@ from ssl_evaluation.suites.retrieval_suite import RetrievalProtocol, run_retriev
 from ssl_evaluation.suites.robustness_suite import RobustnessProtocol, run_robustness
 from ssl_evaluation.suites.suite_file import SuiteRun, load_suite, run_suite, write_suite_outputs
 from ssl_evaluation.suites.svm_suites import LowShotProtocol, SvmProtocol, run_low_shot, run_svm
+from ssl_evaluation.suites.virb_task_suites import (
+    FlowProtocol,
+    PixelFinetuneProtocol,
+    VideoProtocol,
+    run_flow,
+    run_pixel_finetune,
+    run_video,
+)
 from ssl_evaluation.suites.virb_suites import (
     DepthProtocol,
     SegmentationProtocol,
@@ -56,7 +64,8 @@ from ssl_evaluation.suites.virb_suites import (
 
 __all__ = [
     "BENCHMARKS", "BUILTIN_DATA", "PROBES", "TORCHVISION_DATA", "Benchmark", "BenchmarkSplit", "ClusteringProtocol",
-    "DepthProtocol", "DetectionProtocol", "Detectron2Missing", "Detectron2Protocol", "ExtractionProtocol",
+    "DepthProtocol", "DetectionProtocol", "FlowProtocol", "PixelFinetuneProtocol", "VideoProtocol",
+    "run_flow", "run_pixel_finetune", "run_video", "Detectron2Missing", "Detectron2Protocol", "ExtractionProtocol",
     "FinetuneProtocol", "ImageData", "KnnProtocol", "LinearProtocol", "LowShotProtocol", "LowShotTransferProtocol",
     "MultiLayerLinearProtocol", "ProbeSuite", "ProgressFn", "ProtocolError", "RetrievalProtocol",
     "RobustnessProtocol", "SegmentationProtocol", "SemiSupervisedProtocol", "SuiteRun", "SvmProtocol",

@@ -28,6 +28,14 @@ from ssl_evaluation.suites.protocols import ProbeSuite
 from ssl_evaluation.suites.retrieval_suite import RetrievalProtocol, run_retrieval
 from ssl_evaluation.suites.robustness_suite import RobustnessProtocol, run_robustness
 from ssl_evaluation.suites.svm_suites import LowShotProtocol, SvmProtocol, run_low_shot, run_svm
+from ssl_evaluation.suites.virb_task_suites import (
+    FlowProtocol,
+    PixelFinetuneProtocol,
+    VideoProtocol,
+    run_flow,
+    run_pixel_finetune,
+    run_video,
+)
 from ssl_evaluation.suites.virb_suites import (
     DepthProtocol,
     SegmentationProtocol,
@@ -115,6 +123,16 @@ BENCHMARKS: dict[str, Benchmark] = {
     "depth": Benchmark("ViRB depth estimation: a decoder on the frozen trunk's maps, RMSE and delta < 1.25",
                        DepthProtocol, run_depth, ("depth/rmse", "depth/delta1"),
                        "DIR/{train,val}/images/NAME.png + DIR/{train,val}/depth/NAME.png (16-bit) or NAME.npy", None),
+    "pixel-finetune": Benchmark("ViRB pixelwise tasks end to end: trunk + decoder fine-tuned (task=segmentation or depth)",
+                                PixelFinetuneProtocol, run_pixel_finetune,
+                                ("pixel-finetune/miou", "pixel-finetune/rmse", "pixel-finetune/delta1"),
+                                "the segmentation or depth layout (DIR/{train,val}/images + masks/ or depth/)", None),
+    "virb-video": Benchmark("ViRB video classification: an LSTM over frozen per-frame encodings",
+                            VideoProtocol, run_video, ("virb-video/top1", "virb-video/top5"),
+                            "DIR/{train,val}/CLASS/CLIP/FRAME.png (a clip is a folder of frames)", None),
+    "virb-flow": Benchmark("ViRB optical flow: a decoder on both frames' frozen maps, EPE and Fl-all",
+                           FlowProtocol, run_flow, ("virb-flow/epe", "virb-flow/fl_all"),
+                           "DIR/{train,val}/first/NAME.png + second/NAME.png + flow/NAME.npy ([H, W, 2])", None),
 }
 
 
