@@ -119,3 +119,14 @@ def test_fsdp_restart_after_a_killed_rank_resumes_bit_identically(pair: tuple[di
     for index, state in b["optimizer"]["state"].items():
         for name, value in state.items():
             assert torch.equal(torch.as_tensor(a["optimizer"]["state"][index][name]), torch.as_tensor(value)), (index, name)
+
+
+@pytest.mark.timeout(900)
+def test_fsdp_with_an_ema_teacher_equals_one_process(tmp_path: Path) -> None:
+    """DINO: the teacher (a MomentumEncoder, unsharded) follows the sharded student, and the
+    center is the same; compared after consolidation as above."""
+    one, _, _ = _run_pair("dino", tmp_path, two_extra=FSDP)
+    two = _consolidated(tmp_path / "two", tmp_path)["train_state"]
+    np.testing.assert_allclose(two["loss_history"], one["loss_history"], rtol=0, atol=LOSS_TOL)
+    worst, where = _max_weight_difference(one["method"], two["method"])  # student, teacher, center
+    assert worst <= WEIGHT_TOL, f"{where} differs by {worst:.3g}"

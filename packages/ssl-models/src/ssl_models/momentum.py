@@ -35,7 +35,11 @@ class MomentumEncoder(nn.Module):
         online_params = list(online.parameters())
         if len(target_params) != len(online_params):
             raise ValueError("online module does not match the momentum copy (different parameter count)")
-        torch._foreach_lerp_(target_params, [p.detach() for p in online_params], 1.0 - momentum)
+        from torch.distributed.tensor import DTensor
+
+        # an FSDP-sharded online module holds DTensor shards: every rank gathers the full values
+        values = [p.detach().full_tensor() if isinstance(p, DTensor) else p.detach() for p in online_params]
+        torch._foreach_lerp_(target_params, values, 1.0 - momentum)
         for tb, ob in zip(self.module.buffers(), online.buffers()):
             tb.copy_(ob)
 
