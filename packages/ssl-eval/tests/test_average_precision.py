@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from ssl_evaluation.average_precision import mean_average_precision, voc_average_precision
+from ssl_evaluation.average_precision import voc_mean_average_precision, voc_average_precision
 
 
 def brute_force_ap(scores, targets) -> float:
@@ -52,7 +52,7 @@ def test_matches_brute_force_with_ties(seed: int) -> None:
 def test_mean_and_errors() -> None:
     scores = np.array([[0.9, 0.1], [0.8, 0.7], [0.7, 0.9]])
     targets = np.array([[1, 0], [0, 1], [1, 1]])
-    mean, per_class = mean_average_precision(scores, targets)
+    mean, per_class = voc_mean_average_precision(scores, targets)
     assert per_class[0] == pytest.approx(0.5 + 1 / 3)
     assert per_class[1] == pytest.approx(1.0)
     assert mean == pytest.approx((0.5 + 1 / 3 + 1.0) / 2)

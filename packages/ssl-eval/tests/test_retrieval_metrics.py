@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from ssl_evaluation.retrieval import mean_average_precision, rank_database, revisited_metrics
+from ssl_evaluation.retrieval import retrieval_mean_average_precision, rank_database, revisited_metrics
 
 
 def reference_ap_and_pk(ranking, ok, junk, ks):
@@ -39,7 +39,7 @@ def reference_ap_and_pk(ranking, ok, junk, ks):
 def test_hand_worked_single_query_with_junk():
     # ranking: ok, junk, bad, ok, bad -> after junk removal ok at positions 0 and 2
     ranks = np.array([[0, 1, 2, 3, 4]])
-    s = mean_average_precision(ranks, [[0, 3]], [[1]], ks=(1, 5, 10))
+    s = retrieval_mean_average_precision(ranks, [[0, 3]], [[1]], ks=(1, 5, 10))
     # AP = (1 + 1)/2 * 1/2 + (1/2 + 2/3)/2 * 1/2 = 19/24
     assert s.mean_ap == pytest.approx(19 / 24)
     assert s.mean_precision_at_k == pytest.approx({1: 1.0, 5: 2 / 3, 10: 2 / 3})
@@ -64,7 +64,7 @@ def test_hand_worked_easy_medium_hard():
 
 def test_missing_relevant_images_count_as_not_found():
     # 3 relevant images, only the first ranked (ranking truncated to 3 of 6)
-    s = mean_average_precision(np.array([[5, 1, 2]]), [[5, 0, 4]], None, ks=(1,))
+    s = retrieval_mean_average_precision(np.array([[5, 1, 2]]), [[5, 0, 4]], None, ks=(1,))
     assert s.mean_ap == pytest.approx(1 / 3)
 
 
@@ -106,16 +106,16 @@ def test_ties_resolve_to_lower_database_index_and_score_accordingly():
     ranks = rank_database(q, db, "cosine")
     assert ranks[0].tolist() == expected == [1, 3, 4, 0, 2]
     # relevant {3}: it ties at the top with 1 but loses the tie -> AP (0 + 1/2)/2 = 1/4
-    assert mean_average_precision(ranks, [[3]]).mean_ap == pytest.approx(0.25)
+    assert retrieval_mean_average_precision(ranks, [[3]]).mean_ap == pytest.approx(0.25)
     # L2 ranking of the raw rows: distances 2, 0, 5, 4, 1 -> [1, 4, 0, 3, 2]
     assert rank_database(q, db, "l2")[0].tolist() == [1, 4, 0, 3, 2]
 
 
 def test_bad_inputs():
     with pytest.raises(ValueError, match="query rows"):
-        mean_average_precision(np.zeros((2, 3), dtype=int), [[0]])
+        retrieval_mean_average_precision(np.zeros((2, 3), dtype=int), [[0]])
     with pytest.raises(ValueError, match="undefined"):
-        mean_average_precision(np.zeros((1, 3), dtype=int), [[]])
+        retrieval_mean_average_precision(np.zeros((1, 3), dtype=int), [[]])
     with pytest.raises(ValueError, match="dimension"):
         rank_database(torch.zeros(2, 3), torch.zeros(4, 5))
     with pytest.raises(ValueError, match="empty"):

@@ -1,7 +1,7 @@
 """Benchmarks for visual representations: kNN, linear probe, SVM, low-shot, clustering, retrieval, detection transfer."""
 
 from ssl_evaluation.__about__ import __version__
-from ssl_evaluation.average_precision import mean_average_precision, voc_average_precision
+from ssl_evaluation.average_precision import voc_mean_average_precision, voc_average_precision
 from ssl_evaluation.clustering import cluster_features, clustering_scores, kmeans_assign
 from ssl_evaluation.feature_store import (
     FeatureChunkWriter,
@@ -44,7 +44,7 @@ __all__ = [
     "load_features",
     "low_shot_samples",
     "low_shot_svm",
-    "mean_average_precision",
+    "voc_mean_average_precision",
     "multi_layer_linear_eval",
     "predict_logits",
     "sample_features",

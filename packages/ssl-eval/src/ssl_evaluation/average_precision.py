@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import ArrayLike
 
-__all__ = ["mean_average_precision", "voc_average_precision"]
+__all__ = ["voc_mean_average_precision", "voc_average_precision"]
 
 
 def voc_average_precision(scores: ArrayLike, targets: ArrayLike) -> float:
@@ -46,8 +46,10 @@ def voc_average_precision(scores: ArrayLike, targets: ArrayLike) -> float:
     return float((steps * envelope).sum())
 
 
-def mean_average_precision(scores: ArrayLike, targets: ArrayLike) -> tuple[float, np.ndarray]:
-    """Per-class VOC AP of ``scores [N, C]`` vs ``targets [N, C]``; returns (mean, ``[C]``)."""
+def voc_mean_average_precision(scores: ArrayLike, targets: ArrayLike) -> tuple[float, np.ndarray]:
+    """Classification mAP (VOC07 SVM benchmark): per-class VOC AP of ``scores [N, C]`` vs
+    ``targets [N, C]``, averaged over classes; returns (mean, ``[C]``). Not the retrieval mAP over
+    query rankings (``ssl_evaluation.retrieval.retrieval_mean_average_precision``)."""
     s = np.asarray(scores)
     t = np.asarray(targets)
     if s.ndim != 2 or s.shape != t.shape:

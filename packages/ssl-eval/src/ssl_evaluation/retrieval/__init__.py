@@ -2,8 +2,6 @@
 
 from ssl_evaluation.retrieval.copydays import COPYDAYS_QUERY_SPLITS, copydays_ground_truth, evaluate_copydays
 from ssl_evaluation.retrieval.descriptors import (
-    IMAGENET_MEAN,
-    IMAGENET_STD,
     Pooling,
     extract_descriptors,
     feature_map_of,
@@ -17,7 +15,7 @@ from ssl_evaluation.retrieval.revisited_map import (
     REVISITED_KS,
     RetrievalScores,
     average_precision,
-    mean_average_precision,
+    retrieval_mean_average_precision,
     revisited_metrics,
 )
 from ssl_evaluation.retrieval.search import SearchOptions, describe_and_rank, search_protocol
@@ -25,8 +23,6 @@ from ssl_evaluation.retrieval.whitening import PCAWhitening
 
 __all__ = [
     "COPYDAYS_QUERY_SPLITS",
-    "IMAGENET_MEAN",
-    "IMAGENET_STD",
     "InstreDataset",
     "PCAWhitening",
     "Pooling",
@@ -49,7 +45,7 @@ __all__ = [
     "load_instre",
     "load_retrieval_image",
     "load_revisited",
-    "mean_average_precision",
+    "retrieval_mean_average_precision",
     "rank_database",
     "revisited_metrics",
     "rmac_pool",

@@ -11,7 +11,7 @@ from typing import Any
 import torch
 from typing_extensions import Unpack
 
-from ssl_evaluation.retrieval.revisited_map import REVISITED_KS, mean_average_precision
+from ssl_evaluation.retrieval.revisited_map import REVISITED_KS, retrieval_mean_average_precision
 from ssl_evaluation.retrieval.search import SearchOptions, describe_and_rank, search_protocol
 
 __all__ = ["COPYDAYS_QUERY_SPLITS", "copydays_ground_truth", "evaluate_copydays"]
@@ -92,7 +92,7 @@ def evaluate_copydays(
         rel = [relevant[i] for i in idx]
         if not any(rel):
             continue
-        scores = mean_average_precision(ranks[idx], rel, None, ks)
+        scores = retrieval_mean_average_precision(ranks[idx], rel, None, ks)
         out[split] = {
             "mAP": 100.0 * scores.mean_ap,
             "mp@k": {"k": [int(k) for k in ks], "mAP": [100.0 * scores.mean_precision_at_k[int(k)] for k in ks]},

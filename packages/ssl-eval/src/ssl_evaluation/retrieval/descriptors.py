@@ -13,20 +13,18 @@ import torch.nn.functional as F
 from PIL import Image
 from torchvision.transforms.v2 import functional as TF
 
+from ssl_data.transforms import IMAGENET_MEAN, IMAGENET_STD
+
 from ssl_evaluation.retrieval.pooling import gem_pool, rmac_pool
 
 __all__ = [
     "Pooling",
-    "IMAGENET_MEAN",
-    "IMAGENET_STD",
     "load_retrieval_image",
     "extract_descriptors",
     "feature_map_of",
 ]
 
 Pooling = Literal["gem", "rmac", "max", "avg", "none"]
-IMAGENET_MEAN: tuple[float, float, float] = (0.485, 0.456, 0.406)
-IMAGENET_STD: tuple[float, float, float] = (0.229, 0.224, 0.225)
 
 
 def load_retrieval_image(

@@ -12,7 +12,7 @@ import numpy as np
 import torch
 from typing_extensions import Unpack
 
-from ssl_evaluation.retrieval.revisited_map import mean_average_precision
+from ssl_evaluation.retrieval.revisited_map import retrieval_mean_average_precision
 from ssl_evaluation.retrieval.search import SearchOptions, describe_and_rank, search_protocol
 
 __all__ = ["InstreDataset", "load_instre", "instre_val_subset", "evaluate_instre"]
@@ -75,7 +75,7 @@ def evaluate_instre(
     AP is the same trapezoidal AP as the revisited protocol, with no junk images."""
     ds = load_instre(data_dir)
     ranks = describe_and_rank(feature_fn, ds.query_paths, ds.database_paths, **options)
-    scores = mean_average_precision(ranks, ds.relevant, None, (1,))
+    scores = retrieval_mean_average_precision(ranks, ds.relevant, None, (1,))
     val = instre_val_subset(len(ds.query_paths))
     val_aps = scores.aps[val] if val else np.array([])
     val_aps = val_aps[~np.isnan(val_aps)]

@@ -24,7 +24,7 @@ import torch
 __all__ = [
     "RetrievalScores",
     "average_precision",
-    "mean_average_precision",
+    "retrieval_mean_average_precision",
     "revisited_metrics",
     "REVISITED_KS",
 ]
@@ -34,7 +34,7 @@ REVISITED_KS: tuple[int, ...] = (1, 5, 10)
 
 @dataclass(frozen=True)
 class RetrievalScores:
-    """Result of :func:`mean_average_precision` (fractions in [0, 1], not percent).
+    """Result of :func:`retrieval_mean_average_precision` (fractions in [0, 1], not percent).
 
     ``aps`` holds one AP per query (NaN for a query without relevant images) and
     ``precisions`` one row of P@k per query (NaN rows likewise)."""
@@ -65,13 +65,14 @@ def _as_index_array(values: object, name: str) -> np.ndarray:
     return arr
 
 
-def mean_average_precision(
+def retrieval_mean_average_precision(
     ranks: torch.Tensor | np.ndarray,
     relevant: Sequence[Sequence[int] | np.ndarray],
     junk: Sequence[Sequence[int] | np.ndarray] | None = None,
     ks: Sequence[int] = REVISITED_KS,
 ) -> RetrievalScores:
-    """mAP and mP@k over queries.
+    """Retrieval mAP and mP@k over queries' rankings (revisitop's ``compute_map``; not the
+    classification mAP over classes, ``ssl_evaluation.voc_mean_average_precision``).
 
     Args:
         ranks: int ``[num_queries, L]``: row ``q`` lists database indices best first
@@ -147,7 +148,7 @@ def revisited_metrics(
     for tag, (ok_keys, junk_keys) in protocols.items():
         ok = [np.concatenate([field(g, k) for k in ok_keys]) for g in gnd]
         jk = [np.concatenate([field(g, k) for k in junk_keys]) for g in gnd]
-        scores = mean_average_precision(ranks, ok, jk, ks)
+        scores = retrieval_mean_average_precision(ranks, ok, jk, ks)
         out["mAP"][tag] = 100.0 * scores.mean_ap
         out["mp@k"][tag] = [100.0 * scores.mean_precision_at_k[int(k)] for k in ks]
     return out
