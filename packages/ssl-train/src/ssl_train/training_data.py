@@ -88,6 +88,8 @@ class TrainingData:
     image_size: int
     _labelled: Callable[[int, int, int, int], tuple[LabelledImages, LabelledImages] | None]
     _ordered: Callable[[list[int], int], LabelledImages]
+    fell_back: bool = False
+    """True when digits replaced the requested Fashion-MNIST (not found, not downloadable)."""
 
     def __post_init__(self) -> None:
         self._augments = self.plan.batched_augments() if self.in_memory else []
@@ -262,4 +264,5 @@ def build_training_data(
         collate_fn=_first if in_memory else None, rank=rank, world_size=world_size,
         shard="stride",  # the global batches do not depend on the world size (a W-rank run equals a 1-rank one)
     )  # fmt: skip
-    return TrainingData(loader, dataset, description, n, in_memory, plan, seed, image_size, labelled, make)
+    return TrainingData(loader, dataset, description, n, in_memory, plan, seed, image_size, labelled, make,
+                        fell_back=description.startswith("digits (fallback"))  # fmt: skip
