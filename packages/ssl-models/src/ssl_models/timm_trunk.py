@@ -10,7 +10,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-import timm
 from torch import Tensor, nn
 
 from ssl_models.trunk import Trunk, capture_outputs
@@ -70,6 +69,15 @@ def _add_prefix(
         state_dict[prefix + _PREFIX + key[len(prefix) :]] = state_dict.pop(key)
 
 
+def _import_timm() -> Any:
+    """timm, imported when a transformer trunk is built (the ``timm`` extra of ssl-models)."""
+    try:
+        import timm
+    except ImportError:
+        raise ImportError("transformer trunks need timm: pip install 'ssl-models[timm]'") from None
+    return timm
+
+
 class TimmTrunk(Trunk):
     """A timm model (no classifier) behind the Trunk interface.
 
@@ -90,6 +98,7 @@ class TimmTrunk(Trunk):
 
     def __init__(self, name: str, model: str | nn.Module, kwargs: dict[str, Any] | None = None, **timm_kwargs: Any) -> None:
         if isinstance(model, str):
+            timm = _import_timm()
             if not timm.is_model(model):
                 raise ValueError(f"unknown timm model {model!r}")
             built = timm.create_model(model, pretrained=False, num_classes=0, **timm_kwargs)
@@ -162,6 +171,7 @@ def vision_transformer(
 ) -> TimmTrunk:
     """VISSL's ``vision_transformer`` trunk (VISION_TRANSFORMERS options, VISSL defaults: ViT-B/16
     without qkv bias), built as a timm ``VisionTransformer``."""
+    _import_timm()
     from timm.models.vision_transformer import VisionTransformer
 
     if classifier != "token":

@@ -26,8 +26,11 @@ def load_digits(split: str = "train", test_fraction: float = 0.2, seed: int = 0)
         raise ValueError(f"split must be one of 'train', 'test' or 'val' (= test), got {split!r}")
     if not 0.0 < test_fraction < 1.0:
         raise ValueError(f"test_fraction must be in (0, 1), got {test_fraction}")
-    from sklearn.datasets import load_digits as _sk_load_digits
-    from sklearn.model_selection import train_test_split
+    try:
+        from sklearn.datasets import load_digits as _sk_load_digits
+        from sklearn.model_selection import train_test_split
+    except ImportError:
+        raise ImportError("the digits data set ships with scikit-learn: pip install 'ssl-data[digits]'") from None
 
     bunch = _sk_load_digits()
     images = np.rint(bunch.images * (255.0 / 16.0)).clip(0, 255).astype(np.uint8)
