@@ -122,6 +122,7 @@ def test_sigkill_at_10_random_moments_then_resume_is_bit_identical(tmp_path: Pat
     """kill -9 of a random rank at 10 random moments (during steps and checkpoint writes alike);
     each time the job fails, and launching it again resumes it. The end is bit-identical."""
     rng = random.Random(12)
+    steps = []  # the checkpoint's step after each kill
     for attempt in range(10):
         proc = _start(tmp_path)
         _wait_for_checkpoint(tmp_path, proc)
@@ -129,9 +130,10 @@ def test_sigkill_at_10_random_moments_then_resume_is_bit_identical(tmp_path: Pat
         rank = rng.randrange(2)
         os.kill(_worker_pid(proc.pid, rank), signal.SIGKILL)
         _, err = proc.communicate(timeout=120)
-        if proc.returncode == 0:  # the run finished before the kill landed
-            break
+        assert proc.returncode != 0, f"the run finished before kill {attempt + 1} landed (steps so far {steps})"
         assert f"rank {rank} " in err, err[-2000:]
-        assert ckpt_format.load_checkpoint(tmp_path / "checkpoints" / "last.pt")["train_state"]["step"] >= 1
+        steps.append(ckpt_format.load_checkpoint(tmp_path / "checkpoints" / "last.pt")["train_state"]["step"])
+    print(f"checkpoint step after each of the 10 kills: {steps}")
+    assert steps[-1] < 60, "the kills should land before the end of the run"
     launch(worker_argv("simclr", str(tmp_path), OVER), nproc_per_node=2)
     _assert_identical(_state(tmp_path), straight)
