@@ -125,6 +125,16 @@ def _recipe_params() -> list:
     return params
 
 
+def _assert_optimizers_close(one: dict, two: dict, tol: float = WEIGHT_TOL) -> None:
+    """The same parameters (numbered alike) with the same per-parameter state within ``tol``."""
+    assert [len(g["params"]) for g in one["param_groups"]] == [len(g["params"]) for g in two["param_groups"]]
+    assert one["state"].keys() == two["state"].keys()
+    for index, state in one["state"].items():
+        for name, value in state.items():
+            a, b = torch.as_tensor(value).double(), torch.as_tensor(two["state"][index][name]).double()
+            assert a.shape == b.shape and float((a - b).abs().max()) <= tol, (index, name)
+
+
 @pytest.mark.timeout(900)
 @pytest.mark.parametrize("name", _recipe_params())
 def test_two_processes_equal_one_process_step_by_step(tmp_path: Path, name: str) -> None:

@@ -21,7 +21,7 @@ from ssl_models import checkpoint as ckpt_format
 from ssl_train import consolidate_dcp
 
 from .processes import child_pid
-from .test_scale_out_equivalence import EPOCHS, LOSS_TOL, STEPS_PER_EPOCH, WEIGHT_TOL, _max_weight_difference, _overrides, _run_pair
+from .test_scale_out_equivalence import EPOCHS, LOSS_TOL, STEPS_PER_EPOCH, WEIGHT_TOL, _assert_optimizers_close, _max_weight_difference, _overrides, _run_pair
 
 FSDP = ["train.parallel=fsdp"]
 
@@ -50,14 +50,7 @@ def test_fsdp_two_processes_equal_one_process(pair: tuple[dict, Path], tmp_path:
     np.testing.assert_allclose(two["loss_history"], one["loss_history"], rtol=0, atol=LOSS_TOL)
     worst, where = _max_weight_difference(one["method"], two["method"])
     assert worst <= WEIGHT_TOL, f"{where} differs by {worst:.3g}"
-    opt_one, opt_two = one["optimizer"], two["optimizer"]
-    assert [len(g["params"]) for g in opt_one["param_groups"]] == [len(g["params"]) for g in opt_two["param_groups"]]
-    assert opt_one["state"].keys() == opt_two["state"].keys()
-    for index, state in opt_one["state"].items():
-        for name, value in state.items():
-            other = torch.as_tensor(opt_two["state"][index][name])
-            assert other.shape == torch.as_tensor(value).shape, (index, name)
-            assert float((other.double() - torch.as_tensor(value).double()).abs().max()) <= WEIGHT_TOL, (index, name)
+    _assert_optimizers_close(one["optimizer"], two["optimizer"])
 
 
 def test_final_checkpoint_holds_the_full_weights(pair: tuple[dict, Path], tmp_path: Path) -> None:
@@ -116,9 +109,7 @@ def test_fsdp_restart_after_a_killed_rank_resumes_bit_identically(pair: tuple[di
     assert a["loss_history"] == b["loss_history"]
     for key in b["method"]:
         assert torch.equal(a["method"][key], b["method"][key]), key
-    for index, state in b["optimizer"]["state"].items():
-        for name, value in state.items():
-            assert torch.equal(torch.as_tensor(a["optimizer"]["state"][index][name]), torch.as_tensor(value)), (index, name)
+    _assert_optimizers_close(b["optimizer"], a["optimizer"], tol=0.0)
 
 
 @pytest.mark.timeout(900)
