@@ -8,6 +8,7 @@ online kNN monitor during training reads held-out *training* images. Prints JSON
 benchmarks/results/pretrain_vs_random_<recipe>.json.
 
     hatch run python benchmarks/pretrain_vs_random.py dino [key=value ...]
+    hatch run python benchmarks/pretrain_vs_random.py dino --from-run RUN_DIR   # evaluate a finished run
 """
 
 from __future__ import annotations
@@ -17,10 +18,12 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from types import SimpleNamespace
 
 import torch
 
 import ssl_data
+import ssl_models
 import ssl_train
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -50,13 +53,27 @@ def main() -> None:
     name, overrides = sys.argv[1], sys.argv[2:]
     record = provenance(sys.argv)
     recipe = ssl_train.get_recipe(name)
-    cfg = ssl_train.load_config(recipe.config_class(), ["train.tensorboard=false", *overrides])
+    if overrides[:1] == ["--from-run"]:
+        run_dir = Path(overrides[1])
+        cfg = ssl_train.load_config(recipe.config_class(), [], run_dir / "config.yaml")
+        state = ssl_models.load_checkpoint(run_dir / "checkpoints" / "last.pt")["train_state"]
+        result = SimpleNamespace(
+            trunk=ssl_models.trunk_from_checkpoint(ssl_models.load_checkpoint(run_dir / "checkpoints" / "final.pt")),
+            data_description=cfg.data.source, precision="see config", epochs=state["epoch"], steps=state["step"],
+            images_per_second=state["step"] * cfg.data.batch_size / state["elapsed_seconds"],
+            final_loss=state["epoch_log"][-1]["loss"] if state.get("epoch_log") else float("nan"),
+            monitor_history=state.get("monitor_history"),
+        )  # fmt: skip
+        pretrain_minutes = state["elapsed_seconds"] / 60
+        pretrained = knn_of_trunk(result.trunk, cfg.data.image_size)
+    else:
+        cfg = ssl_train.load_config(recipe.config_class(), ["train.tensorboard=false", *overrides])
+        with tempfile.TemporaryDirectory() as tmp:
+            start = time.perf_counter()
+            result = ssl_train.pretrain(name, cfg, Path(tmp) / "run", progress=False)
+            pretrain_minutes = (time.perf_counter() - start) / 60
+            pretrained = knn_of_trunk(result.trunk, cfg.data.image_size)
     size = cfg.data.image_size
-    with tempfile.TemporaryDirectory() as tmp:
-        start = time.perf_counter()
-        result = ssl_train.pretrain(name, cfg, Path(tmp) / "run", progress=False)
-        pretrain_minutes = (time.perf_counter() - start) / 60
-        pretrained = knn_of_trunk(result.trunk, size)
     torch.manual_seed(cfg.train.seed)
     random_trunk = recipe.build(cfg).model.trunk
     reestimate_batchnorm(random_trunk, size)

@@ -100,7 +100,7 @@ class DINOConfig:
     loss: DINOLossConfig = field(default_factory=DINOLossConfig)
     optim: OptimConfig = field(default_factory=lambda: OptimConfig(name="adamw", lr=2e-3, weight_decay=0.04))
     schedule: ScheduleConfig = field(default_factory=lambda: ScheduleConfig(warmup_epochs=1.0, final_fraction=1e-3))
-    train: TrainConfig = field(default_factory=lambda: TrainConfig(epochs=6))
+    train: TrainConfig = field(default_factory=lambda: TrainConfig(epochs=3))
     monitor: MonitorConfig = field(default_factory=MonitorConfig)
 
 
