@@ -110,6 +110,14 @@ KNOWN_DIFFERENT: dict[str, str] = {
     "barlow_twins": "losses within 1e-5 for 19 steps, 1.03e-4 apart at step 20 (smooth drift): not diagnosed yet",
     "npid": "losses equal for 10 steps, 3e-5 apart at step 10 (first step of epoch 3, as SwAV), then growing: "
             "not diagnosed yet",
+    "npid++": "4 of 20 losses 1.5e-5 to 3.4e-5 apart (scattered, not growing; losses near 9.8): rounding of the "
+              "memory-bank logits at T=0.07 likely, not diagnosed",
+    "pirl": "losses equal for 9 steps, 4.5e-4 apart at step 9, then growing: not diagnosed yet",
+    "deepclusterv2": "losses equal for 12 steps, then a growing drift (3e-4 at step 14): not diagnosed yet",
+    "colorization": "the 2-process run fails at its 2nd step: DDP 'Expected to have finished reduction in the prior "
+                    "iteration' (parameters of the model that the loss does not use; needs find_unused_parameters "
+                    "for this recipe)",
+    "jigsaw": "losses equal for 4 steps, then a growing drift (3e-5 at step 4, 7e-4 at step 8): not diagnosed yet",
     "supervised": "0.06 apart at step 0: mixup/cutmix pair the rows of each rank's batch (as VISSL and timm do "
                   "per GPU), so the mixed images differ from the 1-process run's (likely by design, not checked "
                   "without mixing)",
