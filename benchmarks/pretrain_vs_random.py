@@ -1,9 +1,11 @@
 """A recipe pretrained on Fashion-MNIST against the same trunk at random init: kNN top-1 on the
 10,000 test images (k=200, T=0.1, cosine; the 60,000 training images are the memory).
 
-The random-init trunk is the recipe's own trunk built with the same seed, its BatchNorm
-statistics re-estimated on 20 batches of 512 training images (so it is not handicapped by
-untrained normalisation statistics). Hyper-parameters are never chosen on the test split: the
+The random-init trunk is the recipe's own trunk built with the same seed, measured twice: with
+its initial BatchNorm statistics (mean 0, variance 1) and with them re-estimated on 20 batches of
+512 training images. Neither is a handicap by construction, and they differ a lot (DINO's
+ResNet-18 at width 0.25: 71.43 % against 60.21 %), so the gain is reported against the BETTER of
+the two. Hyper-parameters are never chosen on the test split: the
 online kNN monitor during training reads held-out *training* images. Prints JSON and writes
 benchmarks/results/pretrain_vs_random_<recipe>.json.
 
@@ -75,16 +77,19 @@ def main() -> None:
             pretrained = knn_of_trunk(result.trunk, cfg.data.image_size)
     size = cfg.data.image_size
     torch.manual_seed(cfg.train.seed)
-    random_trunk = recipe.build(cfg).model.trunk
+    random_trunk = recipe.build(cfg).model.trunk.eval()
+    random_init_default_bn = knn_of_trunk(random_trunk, size)
     reestimate_batchnorm(random_trunk, size)
     random_init = knn_of_trunk(random_trunk, size)
+    best_random = max(random_init["top1"], random_init_default_bn["top1"])
     record.update(
         recipe=name, overrides=overrides, data=result.data_description, precision=result.precision,
         epochs=result.epochs, steps=result.steps, pretrain_wall_minutes=pretrain_minutes,
         images_per_second=result.images_per_second, final_loss=result.final_loss,
         online_knn_on_held_out_training_images=result.monitor_history,
-        knn_pretrained=pretrained, knn_random_init=random_init,
-        knn_top1_gain_points=pretrained["top1"] - random_init["top1"],
+        knn_pretrained=pretrained, knn_random_init_bn_reestimated=random_init,
+        knn_random_init_initial_bn=random_init_default_bn,
+        knn_top1_gain_points_over_best_random_init=pretrained["top1"] - best_random,
     )  # fmt: skip
     (ROOT / "benchmarks" / "results" / f"pretrain_vs_random_{name}.json").write_text(json.dumps(record, indent=2) + "\n")
     print(json.dumps(record, indent=2))
