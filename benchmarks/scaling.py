@@ -1,4 +1,4 @@
-"""Throughput of the default SimCLR recipe on 1 process vs 2 processes (DDP, gloo, CPU).
+"""Throughput of the default SimCLR recipe on 1 process vs 2 processes (DDP, DDP + ZeRO, FSDP2; gloo, CPU).
 
 Same global batch (256: 1 x 256 or 2 x 128), Fashion-MNIST, ``train.max_steps`` steps; the
 2-process run goes through ``ssl_train.launch`` (torch's elastic launcher). images/s = steps x
@@ -44,9 +44,12 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         subprocess.run([sys.executable, "-m", "ssl_train.worker", "simclr", f"{tmp}/one", *over, "data.batch_size=256"], check=True)
         results["1_process"] = _images_per_second(Path(tmp) / "one", 256)
-        launch(worker_argv("simclr", f"{tmp}/two", over + ["data.batch_size=128"]), nproc_per_node=2)
-        results["2_processes_ddp_gloo"] = _images_per_second(Path(tmp) / "two", 256)
-    results["speedup"] = results["2_processes_ddp_gloo"]["images_per_second"] / results["1_process"]["images_per_second"]
+        for name, extra in (("2_processes_ddp_gloo", []), ("2_processes_ddp_zero_gloo", ["train.zero=true"]),
+                            ("2_processes_fsdp_gloo", ["train.parallel=fsdp"])):  # fmt: skip
+            launch(worker_argv("simclr", f"{tmp}/{name}", over + ["data.batch_size=128", *extra]), nproc_per_node=2)
+            results[name] = _images_per_second(Path(tmp) / name, 256)
+    base = results["1_process"]["images_per_second"]
+    results["speedup"] = {k: v["images_per_second"] / base for k, v in list(results.items()) if k != "1_process"}
     out = {"benchmark": "scaling", "recipe": "simclr (defaults: ResNet-18 x0.25, 28 px, global batch 256)",
            "note": "2 CPU cores shared with other engineers working at the same time: numbers are noisy; "
                    "1 process uses both cores (torch threads), 2 processes one thread each",
