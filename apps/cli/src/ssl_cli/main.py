@@ -207,7 +207,28 @@ def recipes_list() -> None:
     import ssl_train
 
     for name in ssl_train.list_recipes():
-        typer.echo(f"{name:12s} {ssl_train.get_recipe(name).summary}")
+        spec = ssl_train.get_recipe(name)
+        typer.echo(f"{name:14s} {spec.summary}\n{'':14s} paper: {spec.paper}")
+
+
+@recipes_app.command("from-vissl")
+def recipes_from_vissl(
+    config: Path = typer.Argument(..., help="A VISSL pretraining config (YAML, as in VISSL's docs)."),
+    strict: bool = typer.Option(False, "--strict", help="Fail (exit 2) when a VISSL key has no mapping."),
+) -> None:
+    """Turn a VISSL pretraining config into our recipe and dotted overrides.
+
+    Example: ssl recipes from-vissl simclr_8node_resnet.yaml
+    Prints the `ssl pretrain` command line, then the VISSL keys that have no mapping here.
+    """
+    from ssl_train.from_vissl import from_vissl
+
+    recipe, overrides, unmapped = from_vissl(config)
+    if strict and unmapped:
+        raise ValueError(f"{len(unmapped)} VISSL key(s) have no mapping: {', '.join(unmapped)}")
+    typer.echo(" ".join(["ssl pretrain", recipe, *overrides]))
+    for key in unmapped:
+        typer.echo(f"# not mapped: {key}")
 
 
 @recipes_app.command("show")
@@ -234,8 +255,10 @@ def env() -> None:
             lines.append(f"{dist} {md.version(dist)}")
         except md.PackageNotFoundError:
             lines.append(f"{dist} not installed")
-    fmnist = Path("/usr/share/datasets/fashion-mnist")
-    lines.append(f"fashion-mnist: {'found at ' + str(fmnist) if fmnist.is_dir() else 'not found (digits fallback)'}")
+    import ssl_data
+
+    fmnist = ssl_data.locate_fashion_mnist(download=False)
+    lines.append(f"fashion-mnist: {'found at ' + str(fmnist) if fmnist else 'not found (downloaded when online, else digits)'}")
     typer.echo("\n".join(lines))
 
 
