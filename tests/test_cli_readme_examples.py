@@ -83,8 +83,10 @@ CLASSIFICATION_EXAMPLES = [argv for name, argv in BENCHMARK_LINES if name.starts
 
 
 @pytest.mark.parametrize("command", CLASSIFICATION_EXAMPLES, ids=[" ".join(a[1:2] + a[6:]) for a in CLASSIFICATION_EXAMPLES])
-def test_classification_examples_run_on_tiny_data(command, tmp_path):
-    """The documented command, with the checkpoint and data swapped for tiny ones, epochs shortened."""
+def test_classification_examples_run_on_tiny_data(command, tmp_path, monkeypatch):
+    """The documented command, with the checkpoint and data swapped for tiny ones, epochs shortened
+    (run inside the test's folder: relative outputs such as ``save=in1k.pt`` land there)."""
+    monkeypatch.chdir(tmp_path)
     ckpt = bf.save_tiny_checkpoint(tmp_path / "tiny.pt")
     data = bf.write_image_folder(tmp_path / "colours", 3, 6, 3)
     argv, skip = [], False
