@@ -136,15 +136,36 @@ def pretrain(
     resume: bool = typer.Option(False, "--resume", help="Continue from OUT/checkpoints/last.pt."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace a previous run in OUT."),
     progress: bool = typer.Option(True, "--progress/--no-progress", help="Progress bar on stderr."),
+    nproc_per_node: int = typer.Option(1, "--nproc-per-node", help="Processes on this machine (torch's elastic launcher)."),
+    nnodes: int = typer.Option(1, "--nnodes", help="Machines in the job."),
+    node_rank: int = typer.Option(0, "--node-rank", help="This machine's rank among --nnodes."),
+    rdzv_endpoint: Optional[str] = typer.Option(None, "--rdzv-endpoint", help="HOST:PORT of the rendezvous (several machines)."),
+    max_restarts: int = typer.Option(0, "--max-restarts", help="Restart failed processes this often; they resume from the last checkpoint."),
 ) -> None:
     """Pretrain only; the model lands in OUT/checkpoints/final.pt.
 
     Example: ssl pretrain simclr --out runs/a optim.name=lars train.epochs=20
+    Several processes: ssl pretrain simclr --out runs/a --nproc-per-node 2 (or the plain command under torchrun)
     """
     import ssl_train
 
-    cfg = _load_recipe_config(recipe, list(overrides or []), data, config_file)
+    items = list(overrides or [])
+    cfg = _load_recipe_config(recipe, items, data, config_file)
     check_out_dir(out, resume, overwrite)
+    if nproc_per_node > 1 or nnodes > 1:
+        if config_file is not None:
+            raise UsageError("--config is not passed to launched processes: give the values as key=value overrides")
+        from ssl_train.launch import LaunchError, launch
+        from ssl_train.worker import worker_argv
+
+        argv = worker_argv(recipe, str(out), items + ([f"data.source={data}"] if data else []))
+        try:
+            launch(argv, nproc_per_node=nproc_per_node, nnodes=nnodes, node_rank=node_rank,
+                   rdzv_endpoint=rdzv_endpoint, max_restarts=max_restarts)  # fmt: skip
+        except LaunchError as exc:
+            raise UsageError(str(exc)) from None
+        typer.echo(f"model: {out / 'checkpoints' / 'final.pt'}")
+        return
     result = ssl_train.pretrain(recipe, cfg, out, resume=resume, progress=progress)
     typer.echo(f"pretrained {result.epochs} epochs in {result.minutes:.1f} min, final loss {result.final_loss:.4f}")
     typer.echo(f"model: {result.checkpoint}")
