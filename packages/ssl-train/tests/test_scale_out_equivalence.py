@@ -122,6 +122,8 @@ KNOWN_DIFFERENT: dict[str, str] = {
                   "per GPU), so the mixed images differ from the 1-process run's (likely by design, not checked "
                   "without mixing)",
 }
+#: known differences that cannot pass by chance (a crash; a design difference of 0.06 at step 0).
+CLEAR_CUT = {"colorization", "supervised"}
 #: recipes not run through this test yet (each takes about a minute on the 2 shared cores).
 NOT_RUN: dict[str, str] = {}
 
@@ -130,7 +132,10 @@ def _recipe_params() -> list:
     params = []
     for name in list_recipes():
         if name in KNOWN_DIFFERENT:
-            params.append(pytest.param(name, marks=pytest.mark.xfail(strict=True, reason=KNOWN_DIFFERENT[name])))
+            # a drift near the tolerance passes on some machines and loads (barlow_twins and byol
+            # passed in a full-suite run on an idle machine): only the clear-cut cases are strict.
+            strict = name in CLEAR_CUT
+            params.append(pytest.param(name, marks=pytest.mark.xfail(strict=strict, reason=KNOWN_DIFFERENT[name])))
         elif name in NOT_RUN:
             params.append(pytest.param(name, marks=pytest.mark.xfail(strict=False, reason=NOT_RUN[name])))
         else:
