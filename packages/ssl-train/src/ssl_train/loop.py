@@ -264,6 +264,10 @@ def _run(spec: Recipe, cfg: Any, out: Path, resume: bool | str, progress: bool, 
     lock = RunLock(out) if info.is_main else None
     if lock is not None:
         lock.acquire()
+        # temporary files of checkpoint writes a killed run left behind (we hold the lock: nobody
+        # else is writing them)
+        for stale in (out / "checkpoints").glob(".*.tmp"):
+            stale.unlink(missing_ok=True)
     try:
         if resume:
             payload = read_checkpoint(out / "checkpoints" / LAST_NAME, spec.name)

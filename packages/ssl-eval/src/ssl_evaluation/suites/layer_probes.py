@@ -28,13 +28,10 @@ from ssl_evaluation.suites.progress import ProgressFn
 __all__ = ["LayerPooling", "MultiLayerLinearProtocol", "VirbGridProtocol", "run_multi_layer_linear", "run_virb_grid"]
 
 
-class LayerPooling(str, enum.Enum):
-    """``vissl``: VISSL's ResNet-50 224 px average-pool preset (about 9k dims per layer);
-    ``global``: global average pooling; ``auto``: ``vissl`` for images of 224 px and more."""
-
-    auto = "auto"
-    vissl = "vissl"
-    global_ = "global"
+#: ``vissl``: VISSL's ResNet-50 224 px average-pool preset (about 9k dims per layer); ``global``:
+#: global average pooling; ``auto``: ``vissl`` for images of 224 px and more. Built with the
+#: functional API because ``global`` is a Python keyword and OmegaConf matches members by name.
+LayerPooling = enum.Enum("LayerPooling", {"auto": "auto", "vissl": "vissl", "global": "global"}, type=str)
 
 
 @dataclass
