@@ -283,7 +283,7 @@ def _run(spec: Recipe, cfg: Any, out: Path, resume: bool | str, progress: bool, 
         if info.is_main:
             atomic_write_text(out / "config.yaml", config_to_yaml(cfg))
         return _train(spec, cfg, out, progress, hooks, info, device, precision, autocast, method, data, state,
-                      schedules, per_epoch, steps_per_epoch, total_steps, epochs, global_batch, config_dict)  # fmt: skip
+                      schedules, peak_lr, per_epoch, steps_per_epoch, total_steps, epochs, global_batch, config_dict)  # fmt: skip
     finally:
         if lock is not None:
             lock.release()
@@ -292,7 +292,7 @@ def _run(spec: Recipe, cfg: Any, out: Path, resume: bool | str, progress: bool, 
 def _train(
     spec: Recipe, cfg: Any, out: Path, progress: bool, hooks: Sequence[Hook], info: DistInfo, device: torch.device,
     precision: str, autocast: Any, method: Method, data: TrainingData, state: TrainState, schedules: dict[str, Schedule],
-    per_epoch: int, steps_per_epoch: int, total_steps: int, epochs: int, global_batch: int, config_dict: dict[str, Any],
+    peak_lr: float, per_epoch: int, steps_per_epoch: int, total_steps: int, epochs: int, global_batch: int, config_dict: dict[str, Any],
 ) -> PretrainResult:  # fmt: skip
     optimizer, scaler = state.optimizer, state.scaler
     model: nn.Module = method.model
@@ -329,7 +329,6 @@ def _train(
     started = time.perf_counter() - state.elapsed_seconds
     window_start, window_steps = time.perf_counter(), 0
     features = _features_for(data, info, device, 512)
-    peak_lr = _peak(schedules["lr"])
     method.train()
     try:
         with _StopSignal() as stop:
@@ -434,8 +433,3 @@ def _train(
         images_per_second=state.step * global_batch / max(state.elapsed_seconds, 1e-9),
         monitor_history=list(state.monitor_history), invalid_images=data.num_invalid, epoch_log=list(state.epoch_log),
     )  # fmt: skip
-
-
-def _peak(schedule: Schedule) -> float:
-    """The largest value of a schedule over training (sampled), for fixed-lr groups."""
-    return max(schedule(i / 1000) for i in range(1001))
