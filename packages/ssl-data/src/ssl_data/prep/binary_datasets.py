@@ -4,7 +4,6 @@ of PNG files."""
 from __future__ import annotations
 
 import shutil
-import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -12,6 +11,7 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
+from ssl_data.atomic_files import make_temp_dir
 from ssl_data.prep._roots import find_root
 from ssl_data.prep.outputs import require_file, write_disk_folder
 
@@ -36,7 +36,7 @@ def read_norb_matrix(path: Path) -> np.ndarray:
 
 def _png_splits(output_dir: Path, splits: dict[str, Iterator[tuple[np.ndarray, str]]]) -> dict[str, Any]:
     """Write each (image array, label) as PNG in a scratch folder, then publish the disk_folder."""
-    scratch = Path(tempfile.mkdtemp(dir=Path(output_dir).parent if Path(output_dir).parent.exists() else None, prefix=".png-scratch."))
+    scratch = make_temp_dir(Path(output_dir), "png-scratch")
     try:
         items: dict[str, list[tuple[Path, str]]] = {}
         for split, pairs in splits.items():

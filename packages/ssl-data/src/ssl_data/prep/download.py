@@ -14,7 +14,6 @@ import os
 import shutil
 import socket
 import tarfile
-import tempfile
 import threading
 import urllib.error
 import urllib.parse
@@ -23,6 +22,7 @@ import zipfile
 import zlib
 from pathlib import Path
 
+from ssl_data.atomic_files import make_temp_dir
 from ssl_data.prep.torchvision_fetch import MD5, ChecksumMismatch, decompress_gz, extract_rar, fetch_with_torchvision
 
 __all__ = [
@@ -230,6 +230,12 @@ def _fetch_torchvision(url: str, dest: Path, timeout: float) -> None:
         raise DownloadError(f"download of {url} is empty")
 
 
+def _umask_filter(member: tarfile.TarInfo, dest: str) -> tarfile.TarInfo:
+    """tarfile's "data" filter, and no mode from the archive: files and folders are created with
+    the user's umask (0644 / 0755 under umask 022), as ``tar`` does for users other than root."""
+    return tarfile.data_filter(member, dest).replace(mode=None, deep=False)
+
+
 def _extract(archive: Path, into: Path, url: str) -> None:
     """Read the whole archive (CRC / end-of-stream checks) while extracting it into ``into``."""
     if archive.name.endswith(".rar"):
@@ -250,7 +256,7 @@ def _extract(archive: Path, into: Path, url: str) -> None:
         else:
             with tarfile.open(archive, "r:*") as t:
                 if hasattr(tarfile, "data_filter"):
-                    t.extractall(into, filter="data")
+                    t.extractall(into, filter=_umask_filter)
                 else:  # Python < 3.10.12: refuse members that would land outside ``into``
                     root = into.resolve()
                     for m in t.getmembers():
@@ -303,8 +309,7 @@ def download_dataset(name: str, input_path: str | Path, *, mirror: str | None = 
     if root.exists() and not root.is_dir():
         raise NotADirectoryError(f"input path for -d is not a folder: {root}")
     created = not root.exists()
-    root.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(dir=root, prefix=".download-"))
+    staging = make_temp_dir(root, "download")
     try:
         extracted = staging / "files"
         extracted.mkdir()

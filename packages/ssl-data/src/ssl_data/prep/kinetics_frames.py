@@ -10,13 +10,13 @@ counted, as ViRB skips them; a file that is not a video is an error.
 from __future__ import annotations
 
 import shutil
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 from PIL import Image
 
+from ssl_data.atomic_files import make_temp_dir
 from ssl_data.prep.outputs import require_dir
 
 __all__ = ["VIDEO_EXTENSIONS", "evenly_spaced_frames", "kinetics_frames"]
@@ -50,8 +50,7 @@ def kinetics_frames(input_path: Path, output_dir: Path, frames: int = 6) -> dict
     if not (base / "train").is_dir() or val_name is None:
         raise FileNotFoundError(f"Kinetics layout not found: expected {base / 'train'} and {base / 'val'} (or valid/, validate/)")
     created = not Path(output_dir).exists()
-    Path(output_dir).mkdir(parents=True, exist_ok=True)
-    scratch = Path(tempfile.mkdtemp(dir=output_dir, prefix=".kinetics-"))
+    scratch = make_temp_dir(Path(output_dir), "kinetics")
     try:
         items: dict[str, list[tuple[Path, str]]] = {}
         skipped: dict[str, int] = {}

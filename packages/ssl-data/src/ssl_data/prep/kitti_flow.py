@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import os
 import shutil
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 from PIL import Image
 
+from ssl_data.atomic_files import make_temp_dir
 from ssl_data.prep._roots import find_root
 from ssl_data.prep.outputs import link_or_copy, require_dir, require_file
 
@@ -67,8 +67,7 @@ def kitti_flow(input_path: Path, output_dir: Path, train_fraction: float = 0.9) 
                     raise ValueError(f"{frame} is {im.size[0]}x{im.size[1]} but its flow map is {flow.shape[1]}x{flow.shape[0]}")
         samples.append((ident, first, second, flow))
     cut = min(len(samples) - 1, max(1, int(train_fraction * len(samples))))
-    Path(output_dir).mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(dir=output_dir, prefix=".kitti-flow-"))
+    staging = make_temp_dir(Path(output_dir), "kitti-flow")
     try:
         for split, part in (("train", samples[:cut]), ("val", samples[cut:])):
             for sub in ("first", "second", "flow"):

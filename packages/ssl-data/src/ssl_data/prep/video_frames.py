@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import shutil
-import tempfile
 from pathlib import Path
 from typing import Any
 
 from PIL import Image
 
+from ssl_data.atomic_files import make_temp_dir
 from ssl_data.prep._roots import find_root
 from ssl_data.prep.outputs import require_file, write_disk_folder
 
@@ -39,7 +39,7 @@ def ucf101(input_path: Path, output_dir: Path, split: int = 1) -> dict[str, Any]
         raise ValueError(f"split must be 1, 2 or 3, got {split}")
     root = find_root(input_path, "ucfTrainTestlist", ("ucf101", "UCF101"))
     videos = root / "UCF-101"
-    scratch = Path(tempfile.mkdtemp(prefix=".ucf101-frames."))
+    scratch = make_temp_dir(Path(output_dir), "ucf101-frames")
     try:
         items: dict[str, list[tuple[Path, str]]] = {}
         for out_split, list_name in (("train", f"trainlist0{split}.txt"), ("val", f"testlist0{split}.txt")):

@@ -16,12 +16,12 @@ from __future__ import annotations
 import csv
 import io
 import shutil
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from ssl_data.atomic_files import make_temp_dir
 from ssl_data.prep._roots import find_root
 from ssl_data.prep.binary_datasets import _png_splits
 from ssl_data.prep.outputs import _atomic_write, link_or_copy, require_file, write_disk_folder
@@ -80,8 +80,7 @@ def thor_num_steps(input_path: Path, output_dir: Path) -> dict[str, Any]:
             items.append((require_file(root / f"{key}_rgb.jpg", "THOR image"), str(int(label))))
         checked[split] = items
     # scenes reuse file names: link each image under "SCENE_NAME" first, so no two collide
-    Path(output_dir).mkdir(parents=True, exist_ok=True)
-    scratch = Path(tempfile.mkdtemp(dir=output_dir, prefix=".thor-"))
+    scratch = make_temp_dir(Path(output_dir), "thor")
     try:
         splits = {}
         for split, items in checked.items():

@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import tempfile
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -37,6 +36,7 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
+from ssl_data.atomic_files import make_temp_dir
 from ssl_data.prep._roots import find_root
 from ssl_data.prep.outputs import link_or_copy, list_images, require_dir, require_file
 
@@ -68,8 +68,7 @@ def _publish(output_dir: Path, splits: Mapping[str, Sequence[Sample]], kind: str
         if not samples:
             raise ValueError(f"no samples found for split {split!r}")
     output_dir = Path(output_dir)
-    output_dir.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(dir=output_dir, prefix=".virb-"))
+    staging = make_temp_dir(output_dir, "virb")
     try:
         for split, samples in splits.items():
             (staging / split / "images").mkdir(parents=True)
