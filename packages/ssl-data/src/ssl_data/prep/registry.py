@@ -19,6 +19,7 @@ from ssl_data.prep.jigsaw_permutations import jigsaw_permutations
 from ssl_data.prep.kinetics_frames import kinetics_frames
 from ssl_data.prep.kitti_flow import kitti_flow
 from ssl_data.prep.low_shot import places_low_shot, voc_low_shot
+from ssl_data.prep.nuscenes_egomotion import nuscenes_egomotion
 from ssl_data.prep.video_frames import ucf101
 from ssl_data.prep.virb_image_data import cifar100, thor_egomotion, thor_num_steps
 from ssl_data.prep.virb_pixel_data import cityscapes, egohands, nyu_depth, nyu_walkable, pets_masks, taskonomy_depth, thor_depth
@@ -67,6 +68,7 @@ PREPARERS: dict[str, Callable[..., dict[str, Any]]] = {
     "cifar100": cifar100,
     "thor_num_steps": thor_num_steps,
     "thor_egomotion": thor_egomotion,
+    "nuscenes_egomotion": nuscenes_egomotion,
     "cityscapes": cityscapes,
     "pets_masks": pets_masks,
     "egohands": egohands,
