@@ -186,3 +186,39 @@ def test_every_kind_of_bad_file_is_replaced_and_counted(tmp_path: Path, caplog, 
         logged = " ".join(r.getMessage() for r in caplog.records)
         assert all(name in logged for name in bad) and "png_named.jpg" not in logged
         assert "DecompressionBombError" in logged and "PIL.Image.MAX_IMAGE_PIXELS" in logged
+
+
+def test_open_image_is_one_line_naming_the_file(tmp_path: Path) -> None:
+    """The opener of readers that stop at a bad file: one UnreadableImageError (a ValueError) per
+    kind of bad file, naming it; header-only opening refuses bombs without decoding."""
+    import warnings
+
+    from ssl_data.sources import UnreadableImageError, open_image
+
+    for name, payload in _bad_files().items():
+        (tmp_path / name).write_bytes(payload)
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)  # refused, not warned about
+            with pytest.raises(UnreadableImageError) as err:
+                open_image(tmp_path / name, what="mask")
+        message = str(err.value)
+        assert message.startswith(f"cannot read mask {tmp_path / name}") and "\n" not in message, message
+        assert isinstance(err.value, ValueError)
+        if name.startswith("bomb"):
+            assert "decompression bomb" in message and f"{Image.MAX_IMAGE_PIXELS:,}" in message
+            with pytest.raises(UnreadableImageError, match="decompression bomb"):
+                open_image(tmp_path / name, decode=False)
+    with pytest.raises(FileNotFoundError):
+        open_image(tmp_path / "missing.png")
+    # header only: a truncated file still gives its size; decoding it fails
+    with open_image(tmp_path / "truncated.png", decode=False) as im:
+        assert im.size == (48, 48)
+    good = tmp_path / "good.png"
+    Image.fromarray(np.random.RandomState(1).randint(0, 255, (5, 7, 4), np.uint8), mode="RGBA").save(good)
+    with Image.open(good) as reference:
+        expected = np.asarray(reference.convert("RGBA"))
+    rgb = np.asarray(open_image(good, rgb=True), dtype=np.float64)
+    alpha = expected[..., 3:] / 255.0  # composited onto white, as load_rgb does
+    np.testing.assert_allclose(rgb, expected[..., :3] * alpha + 255 * (1 - alpha), atol=1.0)
+    with open_image(good) as im:
+        assert im.mode == "RGBA" and np.array_equal(np.asarray(im), expected)

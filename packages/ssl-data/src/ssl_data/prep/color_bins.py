@@ -11,6 +11,7 @@ import torch
 from PIL import Image
 
 from ssl_data.prep.outputs import IMAGE_EXTENSIONS, require_file, save_npy
+from ssl_data.sources.image_file import open_image
 from ssl_data.transforms.tensor_conversion import rgb_to_lab
 
 __all__ = ["color_bins", "colorization_bins"]
@@ -33,12 +34,11 @@ def colorization_bins(
     for p in image_paths:
         path = Path(p)
         require_file(path, "image")
-        with Image.open(path) as im:
-            img = im.convert("RGB")
-            if resize is not None and min(img.size) > resize:
-                scale = resize / min(img.size)
-                img = img.resize((max(1, round(img.width * scale)), max(1, round(img.height * scale))), Image.BILINEAR)
-            rgb = torch.from_numpy(np.asarray(img).copy()).permute(2, 0, 1).double() / 255.0
+        img = open_image(path, rgb=True)
+        if resize is not None and min(img.size) > resize:
+            scale = resize / min(img.size)
+            img = img.resize((max(1, round(img.width * scale)), max(1, round(img.height * scale))), Image.BILINEAR)
+        rgb = torch.from_numpy(np.asarray(img).copy()).permute(2, 0, 1).double() / 255.0
         lab = rgb_to_lab(rgb).numpy()
         idx = np.clip(np.floor((lab[1:] + ab_max) / grid_size).astype(np.int64), 0, cells - 1)
         np.add.at(counts, (idx[0].ravel(), idx[1].ravel()), 1)

@@ -15,11 +15,11 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from PIL import Image
 
 from ssl_data.atomic_files import make_temp_dir
 from ssl_data.prep._roots import find_root
 from ssl_data.prep.outputs import link_or_copy, require_dir, require_file
+from ssl_data.sources.image_file import open_image
 
 __all__ = ["kitti_flow", "read_kitti_flow"]
 
@@ -34,7 +34,9 @@ def read_kitti_flow(path: Path) -> np.ndarray:
         warnings.simplefilter("ignore", DeprecationWarning)
         from torchvision.io import ImageReadMode, decode_png
 
-    data = require_file(Path(path), "KITTI flow map").read_bytes()
+    with open_image(require_file(Path(path), "KITTI flow map"), what="KITTI flow map", decode=False):
+        pass  # the header's pixel count, before torchvision decodes the whole file
+    data = Path(path).read_bytes()
     try:
         raw = decode_png(torch.frombuffer(bytearray(data), dtype=torch.uint8), mode=ImageReadMode.UNCHANGED)
     except RuntimeError as e:
@@ -62,7 +64,7 @@ def kitti_flow(input_path: Path, output_dir: Path, train_fraction: float = 0.9) 
         second = require_file(root / "image_2" / f"{ident}_11.png", "KITTI second frame")
         flow = read_kitti_flow(flow_png)
         for frame in (first, second):
-            with Image.open(frame) as im:
+            with open_image(frame, what="KITTI frame", decode=False) as im:
                 if im.size != (flow.shape[1], flow.shape[0]):
                     raise ValueError(f"{frame} is {im.size[0]}x{im.size[1]} but its flow map is {flow.shape[1]}x{flow.shape[0]}")
         samples.append((ident, first, second, flow))

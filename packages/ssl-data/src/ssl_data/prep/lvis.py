@@ -8,9 +8,9 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from PIL import Image
 
 from ssl_data.prep.outputs import list_images, require_dir, require_file, save_json
+from ssl_data.sources.image_file import open_image
 
 __all__ = ["imagenet_lvis", "lvis_cat_info", "lvis_remove_rare", "sample_exemplars"]
 
@@ -83,7 +83,7 @@ def imagenet_lvis(input_path: Path, output_dir: Path, lvis_path: Path, wnid_map:
         if not folder.is_dir():
             continue
         for p in list_images(folder):
-            with Image.open(p) as im:
+            with open_image(p, decode=False) as im:
                 width, height = im.size
             images.append({
                 "id": len(images) + 1, "file_name": f"{wnid}/{p.name}", "pos_category_ids": [by_wnid[wnid]],

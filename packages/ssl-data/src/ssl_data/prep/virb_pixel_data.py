@@ -39,6 +39,7 @@ from PIL import Image
 from ssl_data.atomic_files import make_temp_dir
 from ssl_data.prep._roots import find_root
 from ssl_data.prep.outputs import link_or_copy, list_images, require_dir, require_file
+from ssl_data.sources.image_file import open_image
 
 __all__ = [
     "CITYSCAPES_TRAIN_IDS",
@@ -92,19 +93,13 @@ def _publish(output_dir: Path, splits: Mapping[str, Sequence[Sample]], kind: str
 
 
 def _read_grey(path: Path, what: str) -> np.ndarray:
-    try:
-        with Image.open(require_file(path, what)) as im:
-            return np.asarray(im)
-    except OSError as e:
-        raise ValueError(f"cannot read {what} {path}: {e}") from None
+    with open_image(require_file(path, what), what=what) as im:
+        return np.asarray(im)
 
 
 def _check_size(image: Path, target: np.ndarray, what: str) -> np.ndarray:
-    try:
-        with Image.open(image) as im:
-            size = im.size
-    except OSError as e:
-        raise ValueError(f"cannot read image {image}: {e}") from None
+    with open_image(image, decode=False) as im:
+        size = im.size
     if target.shape[:2] != (size[1], size[0]):
         raise ValueError(f"{what} is {target.shape[1]}x{target.shape[0]} but image {image} is {size[0]}x{size[1]}")
     return target
@@ -197,7 +192,7 @@ def egohands(input_path: Path, output_dir: Path, val_fraction: float = 0.1, seed
             raise ValueError(f"{video}: {len(frames)} frames but {len(polygons)} polygon records")
         samples = []
         for frame_path, record in zip(frames, polygons):
-            with Image.open(frame_path) as im:
+            with open_image(frame_path, what="EgoHands frame", decode=False) as im:
                 size = im.size
             samples.append((f"{video.name}_{frame_path.stem}", frame_path, _polygon_mask(size, record, mat)))
         per_video[video.name] = samples

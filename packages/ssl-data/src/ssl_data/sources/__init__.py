@@ -5,7 +5,7 @@ from ssl_data.sources.default import default_dataset
 from ssl_data.sources.digits import load_digits
 from ssl_data.sources.disk_filelist import FileListSource, rewrite_path_prefix
 from ssl_data.sources.fashion_mnist import DEFAULT_FASHION_MNIST_ROOT, fashion_mnist_available, load_fashion_mnist, read_idx
-from ssl_data.sources.image_file import IMAGE_EXTENSIONS, load_rgb
+from ssl_data.sources.image_file import IMAGE_EXTENSIONS, UnreadableImageError, load_rgb, open_image
 from ssl_data.sources.image_folder import ImageFolderSource
 from ssl_data.sources.label_type import LABEL_TYPES, apply_label_type, check_label_type
 from ssl_data.sources.multi_source import MultiSourceDataset
@@ -24,6 +24,7 @@ __all__ = [
     "SyntheticImageDataset",
     "TensorImageDataset",
     "TorchvisionSource",
+    "UnreadableImageError",
     "apply_label_type",
     "check_label_type",
     "data_limit_indices",
@@ -33,6 +34,7 @@ __all__ = [
     "load_digits",
     "load_fashion_mnist",
     "load_rgb",
+    "open_image",
     "read_idx",
     "rewrite_path_prefix",
 ]

@@ -10,9 +10,10 @@ from typing import Any
 
 import numpy as np
 import torch
-from PIL import Image
 from torch.utils.data import Dataset
 from torchvision.transforms.v2 import functional as TF
+
+from ssl_data.sources import open_image
 
 __all__ = ["COCODetection"]
 
@@ -70,8 +71,7 @@ class COCODetection(Dataset):
         path = self.image_dir / info["file_name"]
         if not path.is_file():
             raise FileNotFoundError(f"COCO image not found: {path}")
-        with Image.open(path) as im:
-            image = TF.to_dtype(TF.to_image(im.convert("RGB")), torch.float32, scale=True)
+        image = TF.to_dtype(TF.to_image(open_image(path, what="COCO image", rgb=True)), torch.float32, scale=True)
         h, w = image.shape[-2:]
         boxes, labels, crowd, masks = [], [], [], []
         for a in self._anns[int(info["id"])]:

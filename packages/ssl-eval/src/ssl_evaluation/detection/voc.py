@@ -8,9 +8,10 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from PIL import Image
 from torch.utils.data import ConcatDataset, Dataset
 from torchvision.transforms.v2 import functional as TF
+
+from ssl_data.sources import open_image
 
 __all__ = ["VOC_CLASSES", "read_voc_annotation", "VOCDetection", "voc0712_trainval"]
 
@@ -95,8 +96,7 @@ class VOCDetection(Dataset):
         img_path = self.root / "JPEGImages" / f"{self.ids[i]}.jpg"
         if not img_path.is_file():
             raise FileNotFoundError(f"VOC image not found: {img_path}")
-        with Image.open(img_path) as im:
-            image = TF.to_dtype(TF.to_image(im.convert("RGB")), torch.float32, scale=True)
+        image = TF.to_dtype(TF.to_image(open_image(img_path, what="VOC image", rgb=True)), torch.float32, scale=True)
         keep = torch.ones_like(ann["difficult"]) if self.keep_difficult else ~ann["difficult"]
         target = {
             "boxes": ann["boxes"][keep],

@@ -10,9 +10,9 @@ from typing import Literal
 
 import torch
 import torch.nn.functional as F
-from PIL import Image
 from torchvision.transforms.v2 import functional as TF
 
+from ssl_data.sources import open_image
 from ssl_data.transforms import IMAGENET_MEAN, IMAGENET_STD
 
 from ssl_evaluation.retrieval.pooling import gem_pool, rmac_pool
@@ -43,8 +43,7 @@ def load_retrieval_image(
     p = Path(path)
     if not p.is_file():
         raise FileNotFoundError(f"image not found: {p}")
-    with Image.open(p) as im:
-        img = TF.to_image(im.convert("RGB"))
+    img = TF.to_image(open_image(p, rgb=True))
     h, w = img.shape[-2:]
     ratio = 1.0
     if resize_max > 0:

@@ -34,8 +34,9 @@ from typing import Any
 
 import numpy as np
 import torch
-from PIL import Image
 from torch import nn
+
+from ssl_data.sources import open_image
 
 from ssl_evaluation.suites.benchmark_data import BenchmarkSplit, feature_batches
 from ssl_evaluation.suites.image_splits import (
@@ -79,11 +80,7 @@ def _square(t: torch.Tensor, size: int, nearest: bool) -> torch.Tensor:
 
 def _read_image(path: Path) -> torch.Tensor:
     """uint8 ``[3, H, W]`` of an image file (any mode, made RGB)."""
-    try:
-        with Image.open(path) as im:
-            array = np.asarray(im.convert("RGB"))
-    except OSError as exc:
-        raise ValueError(f"cannot read image {path}: {exc}") from None
+    array = np.asarray(open_image(path, rgb=True))
     return torch.from_numpy(array.copy()).permute(2, 0, 1)
 
 
@@ -139,7 +136,7 @@ class PixelSplit:
 
 
 def _read_mask(path: Path) -> np.ndarray:
-    with Image.open(path) as im:
+    with open_image(path, what="mask") as im:
         if im.mode not in ("L", "P", "1") and not im.mode.startswith("I"):
             raise ValueError(
                 f"mask {path} must be one channel of class ids (PNG mode L, P or I;16), got mode {im.mode}")
@@ -154,7 +151,7 @@ def _read_depth(path: Path, scale: float) -> np.ndarray:
             raise ValueError(f"depth map {path} must be a numeric [H, W] array, got {array.dtype} {array.shape}")
         depth = array.astype(np.float32)
     else:
-        with Image.open(path) as im:
+        with open_image(path, what="depth map") as im:
             if im.mode not in ("L", "F") and not im.mode.startswith("I"):
                 raise ValueError(f"depth map {path} must be one channel (16-bit PNG), got mode {im.mode}")
             depth = np.asarray(im).astype(np.float32) * (1.0 if im.mode == "F" else scale)
