@@ -18,6 +18,7 @@ import torch
 from torch import Tensor
 
 from ssl_evaluation.atomic_files import atomic_write_bytes
+from ssl_evaluation.progress import ProgressFn, Ticker
 from ssl_evaluation.validation import as_feature_matrix, as_label_vector
 
 __all__ = ["cluster_features", "clustering_scores", "kmeans_assign"]
@@ -30,10 +31,15 @@ def kmeans_assign(
     seed: int = 0,
     l2_normalize: bool = False,
     nredo: int = 1,
+    progress: ProgressFn | None = None,
 ) -> tuple[Tensor, Tensor]:
     """faiss k-means: ``features [N, D]`` -> (cluster ids int64 ``[N]``, centroids ``[K, D]``).
 
     ``nredo`` runs k-means that many times from different seeds and keeps the lowest error.
+    With ``progress`` (and ``nredo=1``) faiss runs one iteration per call, each starting from the
+    previous centroids (the same iterations as one call: faiss seeds its sampling and its
+    empty-cluster splits the same way on every call), reporting ``progress("k-means", iterations
+    done, n_iter)``; with ``nredo > 1`` it reports whole runs.
     """
     x = as_feature_matrix(features, "features")
     if not 1 <= num_clusters <= x.shape[0]:
@@ -47,10 +53,22 @@ def kmeans_assign(
             "clustering needs faiss: pip install 'ssl-evaluation[faiss]' (or faiss-gpu on GPU hosts)"
         ) from None
     array = np.ascontiguousarray(x.numpy())
-    kmeans = faiss.Kmeans(
-        array.shape[1], num_clusters, niter=n_iter, seed=seed, nredo=nredo, verbose=False
-    )
-    kmeans.train(array)
+    if progress is None or nredo > 1:
+        ticker = Ticker(progress, "k-means", 1)
+        kmeans = faiss.Kmeans(
+            array.shape[1], num_clusters, niter=n_iter, seed=seed, nredo=nredo, verbose=False
+        )
+        kmeans.train(array)
+        ticker.advance()
+    else:
+        ticker, centroids = Ticker(progress, "k-means", n_iter), None
+        for i in range(n_iter):
+            # min_points_per_centroid only decides faiss's too-few-points warning: print it once
+            kmeans = faiss.Kmeans(array.shape[1], num_clusters, niter=1, seed=seed, verbose=False,
+                                  **({} if i == 0 else {"min_points_per_centroid": 1}))
+            kmeans.train(array, init_centroids=centroids)
+            centroids = kmeans.centroids
+            ticker.advance()
     _, assignment = kmeans.index.search(array, 1)
     return torch.from_numpy(assignment[:, 0].astype(np.int64)), torch.from_numpy(kmeans.centroids)
 
@@ -83,15 +101,17 @@ def cluster_features(
     l2_normalize: bool = False,
     nredo: int = 1,
     labels_out: str | os.PathLike[str] | None = None,
+    progress: ProgressFn | None = None,
 ) -> dict[str, object]:
-    """k-means the features; score against ``labels`` if given; write ids to ``labels_out``.
+    """k-means the features; score against ``labels`` if given; write ids to ``labels_out``;
+    ``progress`` as for :func:`kmeans_assign`.
 
     Returns ``{"num_clusters", "n_iter", "nmi", "ari", "labels_path", "cluster_sizes"}``
     (scores only with labels; sizes as min / max / number of empty clusters).
     """
     if labels is not None and len(labels) != len(features):
         raise ValueError(f"features has {len(features)} rows but labels has {len(labels)}")
-    assignments, _ = kmeans_assign(features, num_clusters, n_iter, seed, l2_normalize, nredo)
+    assignments, _ = kmeans_assign(features, num_clusters, n_iter, seed, l2_normalize, nredo, progress)
     counts = torch.bincount(assignments, minlength=num_clusters)
     result: dict[str, object] = {
         "num_clusters": num_clusters,

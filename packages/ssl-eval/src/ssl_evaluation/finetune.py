@@ -13,6 +13,7 @@ from torch import nn
 from torch.utils.data import DataLoader, Dataset, Subset
 
 from ssl_evaluation.accuracy import topk_accuracy
+from ssl_evaluation.progress import ProgressFn, Ticker
 
 __all__ = ["FinetuneResult", "Schedule", "finetune", "finetune_on_subset"]
 
@@ -50,14 +51,26 @@ def _lr_factor(schedule: Schedule, epoch: int, epochs: int, milestones: Sequence
     return 1.0
 
 
+def _length(items: Iterable[Any], attribute: str | None = None) -> int:
+    """``len(items)`` (or of ``items.<attribute>``), 0 when it has none."""
+    target = getattr(items, attribute, None) if attribute else items
+    try:
+        return len(target)  # type: ignore[arg-type]
+    except TypeError:
+        return 0
+
+
 @torch.no_grad()
-def _accuracy(model: nn.Module, loader: Iterable[Any], device: torch.device) -> dict[str, float]:
+def _accuracy(model: nn.Module, loader: Iterable[Any], device: torch.device,
+              progress: ProgressFn | None = None) -> dict[str, float]:
     model.eval()
     logits, labels = [], []
+    ticker = Ticker(progress, "fine-tuning (test)", _length(loader, "dataset"))
     for batch in loader:
         images, y = _split(batch)
         logits.append(model(images.to(device)).float().cpu())
         labels.append(y)
+        ticker.advance(len(y))
     if not labels or sum(len(y) for y in labels) == 0:
         raise ValueError("the test loader is empty")
     return topk_accuracy(torch.cat(logits), torch.cat(labels))
@@ -81,6 +94,7 @@ def finetune(
     label_smoothing: float = 0.0,
     device: str | torch.device = "cpu",
     autocast_dtype: torch.dtype | None = None,
+    progress: ProgressFn | None = None,
 ) -> FinetuneResult:
     """Fine-tune ``trunk`` (``[B, 3, H, W]`` -> ``[B, D]``) with a new ``nn.Linear(D, num_classes)``.
 
@@ -89,6 +103,8 @@ def finetune(
     schedule (``cosine`` to 0, ``step`` at ``milestones`` by ``gamma``, or ``constant``). Loaders
     yield ``(images, int64 labels)`` (a third item, e.g. indices, is ignored). The test loader is
     scored once at the end (top-1 and top-5 in percent, torchmetrics).
+    ``progress("fine-tuning", iterations done, epochs * len(train_loader))`` after every step and
+    ``progress("fine-tuning (test)", images done, test images)`` while scoring.
     """
     if num_classes < 2:
         raise ValueError(f"num_classes must be >= 2, got {num_classes}")
@@ -120,6 +136,7 @@ def finetune(
     loss_fn = nn.CrossEntropyLoss(label_smoothing=label_smoothing)
     history: list[float] = []
     num_train = 0
+    ticker = Ticker(progress, "fine-tuning", epochs * _length(train_loader))
     for epoch in range(epochs):
         factor = _lr_factor(schedule, epoch, epochs, milestones, gamma)
         for g, b in zip(opt.param_groups, base):
@@ -137,7 +154,8 @@ def finetune(
             loss.backward()
             opt.step()
             history.append(float(loss.detach()))
-    acc = _accuracy(model, test_loader, dev)
+            ticker.advance()
+    acc = _accuracy(model, test_loader, dev, progress)
     return FinetuneResult(
         model=model, top1=acc["top1"], top5=acc["top5"], loss_history=history, num_train=num_train,
         protocol={"epochs": epochs, "lr": lr, "head_lr": head_lr if head_lr is not None else lr,

@@ -14,25 +14,39 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor
 
+from ssl_evaluation.progress import ProgressFn, Ticker
 from ssl_evaluation.validation import check_splits
 
 __all__ = ["knn_classify", "knn_classify_multi_k", "knn_search"]
 
+#: similarities computed at once per chunk of test rows (float32: 64 MB)
+_MAX_SIMILARITIES = 1 << 24
+
 
 def knn_search(
-    train_features: Tensor, test_features: Tensor, k: int, batch_size: int = 4096
+    train_features: Tensor,
+    test_features: Tensor,
+    k: int,
+    batch_size: int = 4096,
+    progress: ProgressFn | None = None,
 ) -> tuple[Tensor, Tensor]:
     """Cosine top-``k`` search: train ``[N, D]``, test ``[M, D]`` -> (sims, ids) ``[M, k]``.
 
-    Rows are L2-normalised first; similarities come back sorted in decreasing order.
+    Rows are L2-normalised first; similarities come back sorted in decreasing order. Test rows
+    are scored in chunks of at most ``batch_size`` rows and at most ``2**24`` similarities (64 MB),
+    so memory stays bounded for large banks.
+    ``progress("kNN search", test rows done, M)`` after each chunk.
     """
     train = _normalised(train_features)
     test = _normalised(test_features)
+    chunk = max(1, min(batch_size, _MAX_SIMILARITIES // max(1, train.shape[0])))
     sims, ids = [], []
-    for start in range(0, test.shape[0], batch_size):
-        top = torch.topk(test[start : start + batch_size] @ train.T, k, dim=1, largest=True, sorted=True)
+    ticker = Ticker(progress, "kNN search", test.shape[0])
+    for start in range(0, test.shape[0], chunk):
+        top = torch.topk(test[start : start + chunk] @ train.T, k, dim=1, largest=True, sorted=True)
         sims.append(top.values)
         ids.append(top.indices)
+        ticker.advance(top.values.shape[0])
     if not sims:
         return torch.empty(0, k), torch.empty(0, k, dtype=torch.int64)
     return torch.cat(sims), torch.cat(ids)
@@ -51,6 +65,7 @@ def knn_classify_multi_k(
     ks: Sequence[int] = (10, 20, 100, 200),
     temperature: float = 0.1,
     num_classes: int | None = None,
+    progress: ProgressFn | None = None,
 ) -> dict[int, dict[str, float]]:
     """Weighted kNN accuracy for several ``k`` from one search.
 
@@ -60,6 +75,7 @@ def knn_classify_multi_k(
         ks: neighbour counts; each is capped at ``N``.
         temperature: weights are ``exp(cosine / temperature)``.
         num_classes: defaults to ``max(label) + 1`` over both splits.
+        progress: ``progress("kNN search", test rows done, M)`` (see :func:`knn_search`).
 
     Returns:
         ``{k: {"top1": %, "top5": %}}`` (top-5 is top-``min(5, num_classes)``).
@@ -72,7 +88,7 @@ def knn_classify_multi_k(
     if temperature <= 0:
         raise ValueError(f"temperature must be > 0, got {temperature}")
     k_max = min(max(int(k) for k in ks), train_x.shape[0])
-    sims, ids = knn_search(train_x, test_x, k_max)
+    sims, ids = knn_search(train_x, test_x, k_max, progress=progress)
     weights = (sims / temperature).exp()
     neighbour_labels = train_y[ids]
     top_n = min(5, classes)
@@ -99,13 +115,14 @@ def knn_classify(
     k: int = 200,
     temperature: float = 0.1,
     num_classes: int | None = None,
+    progress: ProgressFn | None = None,
 ) -> dict[str, float]:
     """Weighted kNN top-1/top-5 accuracy in percent (k=200, temperature 0.1 as in VISSL/DINO).
 
     Shapes: train ``[N, D]`` / ``[N]``, test ``[M, D]`` / ``[M]``. Returns
-    ``{"top1", "top5", "k", "temperature"}``.
+    ``{"top1", "top5", "k", "temperature"}``; ``progress`` as for :func:`knn_search`.
     """
     res = knn_classify_multi_k(
-        train_features, train_labels, test_features, test_labels, (k,), temperature, num_classes
+        train_features, train_labels, test_features, test_labels, (k,), temperature, num_classes, progress
     )[int(k)]
     return {**res, "k": int(k), "temperature": float(temperature)}

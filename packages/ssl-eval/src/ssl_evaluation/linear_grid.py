@@ -16,6 +16,7 @@ from torch import Tensor
 
 from ssl_evaluation.accuracy import topk_accuracy
 from ssl_evaluation.linear_heads import HeadConfig, predict_logits, train_linear_heads
+from ssl_evaluation.progress import ProgressFn
 from ssl_evaluation.validation import check_pair, check_splits, resolve_num_classes
 
 __all__ = ["linear_grid_search", "virb_grid"]
@@ -65,11 +66,13 @@ def linear_grid_search(
     standardize: bool = True,
     num_classes: int | None = None,
     seed: int = 0,
+    progress: ProgressFn | None = None,
 ) -> dict[str, object]:
     """Train every config's linear head on cached features at once; pick the best by validation.
 
     Shapes: train ``[N, D]`` / ``[N]``, test ``[M, D]`` / ``[M]``, optional val ``[V, D]`` /
     ``[V]``. Without a validation split, ``val_fraction`` of the train rows are held out.
+    ``progress("linear grid", iterations done, total)`` after every iteration.
 
     Returns:
         ``{"best": {"config", "val_top1", "top1", "top5"}, "configs": {name: {"val_top1",
@@ -93,7 +96,8 @@ def linear_grid_search(
         raise ValueError(f"configs must differ in name (optimizer-lr-scheduler), got {names}")
     start = time.perf_counter()
     heads = train_linear_heads(
-        train_x, train_y, configs, classes, epochs, batch_size, standardize=standardize, seed=seed
+        train_x, train_y, configs, classes, epochs, batch_size, standardize=standardize, seed=seed,
+        progress=progress, stage="linear grid",
     )
     val_logits = predict_logits(heads, val_x)
     test_logits = predict_logits(heads, test_x)

@@ -26,6 +26,8 @@ from dataclasses import dataclass, field
 import torch
 from torch import Tensor
 
+from ssl_evaluation.progress import ProgressFn, Ticker
+
 __all__ = [
     "HeadConfig",
     "LinearHeads",
@@ -159,12 +161,15 @@ def train_linear_heads(
     batch_size: int = 256,
     standardize: bool = True,
     seed: int = 0,
+    progress: ProgressFn | None = None,
+    stage: str = "linear heads",
 ) -> LinearHeads:
     """Train one linear head per config on ``features [N, D]`` / ``labels [N]`` together.
 
     Weights start at zero (a convex problem: the start does not matter, and every head starts
     alike). Each epoch shuffles the rows with ``seed``; the last short batch is kept. The loss is
     the softmax cross-entropy, averaged over the batch for each head.
+    ``progress(stage, iterations done, epochs * ceil(N / batch_size))`` after every iteration.
     """
     if not configs:
         raise ValueError("configs must name at least one head")
@@ -208,6 +213,7 @@ def train_linear_heads(
     generator = torch.Generator().manual_seed(seed)
     history = torch.zeros(epochs, h)
     step = 0
+    ticker = Ticker(progress, stage, epochs * steps_per_epoch)
     for epoch in range(epochs):
         order = torch.randperm(n, generator=generator)
         for start in range(0, n, batch_size):
@@ -242,6 +248,7 @@ def train_linear_heads(
                 corr2 = (1 - beta2**step).sqrt().float()
                 denom = (sq.sqrt() / corr2).add_(eps)
                 params[n_sgd:].sub_((lr[n_sgd:] / corr1) * first / denom)
+            ticker.advance()
         history[epoch] /= n
     restore = torch.argsort(torch.tensor(order_heads))
     params, history = params[restore], history[:, restore]

@@ -8,6 +8,7 @@ from torch import Tensor
 
 from ssl_evaluation.accuracy import topk_accuracy
 from ssl_evaluation.linear_heads import HeadConfig, predict_logits, train_linear_heads
+from ssl_evaluation.progress import ProgressFn
 from ssl_evaluation.validation import check_splits
 
 __all__ = ["linear_probe"]
@@ -25,6 +26,7 @@ def linear_probe(
     weight_decay: float = 0.0,
     num_classes: int | None = None,
     seed: int = 0,
+    progress: ProgressFn | None = None,
 ) -> dict[str, object]:
     """Train a linear classifier on frozen features and report test accuracy.
 
@@ -34,7 +36,8 @@ def linear_probe(
     batches keep the pass over cached features cheap: the cost is a few skinny matrix products
     per step), no weight decay. See the README for timings on 60,000 x 512 features.
 
-    Shapes: train ``[N, D]`` / ``[N]``, test ``[M, D]`` / ``[M]``.
+    Shapes: train ``[N, D]`` / ``[N]``, test ``[M, D]`` / ``[M]``. ``progress("linear probe",
+    iterations done, total)`` after every SGD iteration.
 
     Returns:
         ``{"top1": %, "top5": %, "train_loss": [per-epoch mean], "epochs", "lr", "batch_size",
@@ -48,7 +51,8 @@ def linear_probe(
         optimizer="sgd", lr=lr, scheduler="cosine", momentum=momentum, weight_decay=weight_decay
     )
     heads = train_linear_heads(
-        train_x, train_y, [config], classes, epochs=epochs, batch_size=batch_size, seed=seed
+        train_x, train_y, [config], classes, epochs=epochs, batch_size=batch_size, seed=seed,
+        progress=progress, stage="linear probe",
     )
     logits = predict_logits(heads, test_x)[0]
     result: dict[str, object] = dict(topk_accuracy(logits, test_y))

@@ -19,6 +19,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from ssl_evaluation.average_precision import voc_average_precision
+from ssl_evaluation.progress import ProgressFn, Ticker
 from ssl_evaluation.svm import as_svm_targets, fit_linear_svc, normalize_rows, svm_costs
 
 __all__ = ["LOW_SHOT_KS", "low_shot_samples", "low_shot_svm"]
@@ -74,8 +75,11 @@ def low_shot_svm(
     normalize: bool = True,
     max_iter: int = 2000,
     seed: int = 0,
+    progress: ProgressFn | None = None,
 ) -> dict[str, object]:
     """Low-shot SVM mean AP per ``k``: ``{"k=K": {"mean", "min", "max", "std", "cost"}}`` (%).
+
+    ``progress("low-shot SVMs", draws x costs done, len(ks) * num_samples * len(costs))``.
 
     Shapes: features ``[N, D]`` / ``[M, D]``; targets ``[N, C]`` in {1, 0, -1} (``"voc"``) or
     class ids ``[N]`` (``"places205"``). Also returns the full ``[#k, #costs]`` tables under
@@ -102,6 +106,7 @@ def low_shot_svm(
     test_t = as_svm_targets(test_targets, num_classes=train_t.shape[1])
     # test_ap[k, sample, cost]: mean AP over classes
     test_ap = np.zeros((len(ks), num_samples, len(costs)))
+    ticker = Ticker(progress, "low-shot SVMs", test_ap.size)
     for ki, k in enumerate(ks):
         for sample in range(num_samples):
             rows = low_shot_samples(train_targets, k, sample, dataset, seed)
@@ -114,6 +119,7 @@ def low_shot_svm(
                     svc = fit_linear_svc(train_x[idx][keep], y, cost, max_iter)
                     aps.append(voc_average_precision(svc.decision_function(test_x), test_t[:, c]))
                 test_ap[ki, sample, ci] = np.mean(aps)
+                ticker.advance()
     tables = {
         "mean": test_ap.mean(axis=1),
         "min": test_ap.min(axis=1),

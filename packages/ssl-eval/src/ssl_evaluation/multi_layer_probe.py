@@ -22,6 +22,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ssl_evaluation.accuracy import topk_accuracy
+from ssl_evaluation.progress import ProgressFn, Ticker
 from ssl_evaluation.validation import check_pair, resolve_num_classes
 
 __all__ = ["EvalMLP", "multi_layer_linear_eval"]
@@ -65,6 +66,7 @@ def multi_layer_linear_eval(
     batch_size: int = 256,
     num_classes: int | None = None,
     seed: int = 0,
+    progress: ProgressFn | None = None,
 ) -> dict[str, dict[str, float]]:
     """Train one ``EvalMLP`` per layer together; return ``{layer: {"top1": %, "top5": %}}``.
 
@@ -72,6 +74,8 @@ def multi_layer_linear_eval(
     D_layer]``); ``channels[layer]`` (default ``D_layer``: per-dimension BatchNorm) gives the
     channel count of a flattened pooled map. ``weight_decay`` applies to the Linear layers, and to
     the BatchNorm affine parameters only with ``regularize_bn=True`` (VISSL's ``regularize_bn``).
+    ``progress("multi-layer linear", iterations done, epochs * iterations per epoch)`` after
+    every iteration.
     """
     if not train_features:
         raise ValueError("train_features must hold at least one layer")
@@ -111,10 +115,12 @@ def multi_layer_linear_eval(
     n = train_y.shape[0]
     generator = torch.Generator().manual_seed(seed)
     heads.train()
+    ticker = Ticker(progress, "multi-layer linear", epochs * -(-n // batch_size))
     for _ in range(epochs):
         order = torch.randperm(n, generator=generator)
         for start in range(0, n, batch_size):
             rows = order[start : start + batch_size]
+            ticker.advance()
             if len(rows) < 2:  # BatchNorm needs two rows; VISSL drops the last short batch too
                 continue
             loss = sum(

@@ -19,6 +19,7 @@ import torch
 from torch.utils.data import DataLoader, Dataset
 
 from ssl_evaluation.accuracy import topk_accuracy
+from ssl_evaluation.progress import ProgressFn, Ticker
 
 __all__ = ["OODDataset", "OOD_DATASETS", "ood_wnids", "ood_class_indices", "mask_logits", "OODImageFolder", "evaluate_ood"]
 
@@ -107,12 +108,14 @@ def evaluate_ood(
     batch_size: int = 64,
     num_workers: int = 0,
     device: str | torch.device = "cpu",
+    progress: ProgressFn | None = None,
 ) -> dict[str, Any]:
     """Top-1/top-5 (percent) of an ImageNet-1k classifier (``model``: ``[B, 3, H, W]`` ->
     logits ``[B, 1000]``) on a local copy of ImageNet-A or -R, with the 200-class mask.
 
     Default preprocessing: resize shorter side to ``resize``, center crop ``crop``, ImageNet
-    normalisation. Returns ``{"top1", "top5", "num_images", "protocol"}``.
+    normalisation. Returns ``{"top1", "top5", "num_images", "protocol"}``;
+    ``progress(name, images done, images)`` after every batch.
     """
     ds = OODImageFolder(root, name, transform if transform is not None else _default_transform(resize, crop))
     indices = ood_class_indices(name)
@@ -120,9 +123,11 @@ def evaluate_ood(
     if isinstance(model, torch.nn.Module):
         model.to(device).eval()
     logits, labels = [], []
+    ticker = Ticker(progress, name, len(ds))
     for images, y in loader:
         logits.append(mask_logits(model(images.to(device)).float().cpu(), indices))
         labels.append(y)
+        ticker.advance(len(y))
     acc = topk_accuracy(torch.cat(logits), torch.cat(labels))
     return {
         "top1": acc["top1"],

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from sklearn.svm import LinearSVC
 
 from ssl_evaluation.average_precision import voc_average_precision
+from ssl_evaluation.progress import ProgressFn, Ticker
 
 __all__ = ["as_svm_targets", "fit_linear_svc", "svm_costs", "voc07_svm", "normalize_rows"]
 
@@ -123,11 +124,12 @@ def voc07_svm(
     normalize: bool = True,
     max_iter: int = 2000,
     num_workers: int = 1,
+    progress: ProgressFn | None = None,
 ) -> dict[str, object]:
     """VOC07 SVM mean AP (percent) of features ``[N, D]`` / ``[M, D]``.
 
     Targets are ``[N, C]`` / ``[M, C]`` in {1, 0, -1} (or class ids ``[N]``); classes train in
-    ``num_workers`` threads.
+    ``num_workers`` threads; ``progress("SVMs (classes)", classes done, C)`` as each finishes.
 
     Returns:
         ``{"mAP": %, "per_class_ap": [C] %, "chosen_cost": [C], "crossval_ap": [C][costs],
@@ -154,13 +156,14 @@ def voc07_svm(
         train_x = train_x.reshape(len(train_x), -1).astype(np.float32)
         test_x = test_x.reshape(len(test_x), -1).astype(np.float32)
     classes = range(train_t.shape[1])
+    ticker = Ticker(progress, "SVMs (classes)", len(classes))
     with ThreadPoolExecutor(max_workers=max(1, num_workers)) as pool:
-        fitted = list(
-            pool.map(
-                lambda c: _one_class(train_x, train_t[:, c], costs, cross_val_folds, max_iter),
-                classes,
-            )
-        )
+        jobs = {pool.submit(_one_class, train_x, train_t[:, c], costs, cross_val_folds, max_iter): c for c in classes}
+        done: dict[int, tuple[np.ndarray, LinearSVC]] = {}
+        for job in as_completed(jobs):
+            done[jobs[job]] = job.result()
+            ticker.advance()
+    fitted = [done[c] for c in classes]
     per_class = np.array(
         [voc_average_precision(svc.decision_function(test_x), test_t[:, c])
          for c, (_, svc) in zip(classes, fitted)]

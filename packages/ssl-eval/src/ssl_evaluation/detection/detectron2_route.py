@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from ssl_evaluation.atomic_files import atomic_write_text
+from ssl_evaluation.progress import ProgressFn
 
 __all__ = [
     "DETECTRON2_RECIPES",
@@ -165,7 +166,8 @@ def _register_voc(names: Any, root: Path) -> None:
 
 
 def run_detectron2(config_file: str | PathLike[str], *, resume: bool = False, eval_only: bool = False,
-                   datasets_root: str | PathLike[str] | None = None) -> dict[str, Any]:
+                   datasets_root: str | PathLike[str] | None = None,
+                   progress: ProgressFn | None = None) -> dict[str, Any]:
     """Train (unless ``eval_only``) and evaluate with detectron2's ``DefaultTrainer`` on one process.
 
     Registers the ``Res5ROIHeadsExtraNorm`` head the C4 recipes use (detectron2's ``Res5ROIHeads``
@@ -173,7 +175,8 @@ def run_detectron2(config_file: str | PathLike[str], *, resume: bool = False, ev
     names must be registered in detectron2 (its builtin datasets read ``$DETECTRON2_DATASETS``);
     ``datasets_root`` re-registers the config's ``voc_YYYY_SPLIT`` datasets from ``root/VOCYYYY``.
     Returns detectron2's evaluation results. Raises :class:`Detectron2Unavailable` when
-    detectron2 is not installed.
+    detectron2 is not installed. ``progress("detectron2 (train)", iterations done, MAX_ITER)``
+    after every training iteration (a trainer hook).
     """
     if not detectron2_available():
         raise Detectron2Unavailable(
@@ -220,6 +223,14 @@ def run_detectron2(config_file: str | PathLike[str], *, resume: bool = False, ev
         return dict(Trainer.test(cfg, model))
     trainer = Trainer(cfg)
     trainer.resume_or_load(resume=resume)
+    if progress is not None:
+        from detectron2.engine import HookBase
+
+        class _Progress(HookBase):
+            def after_step(self) -> None:
+                progress("detectron2 (train)", self.trainer.iter + 1, self.trainer.max_iter)
+
+        trainer.register_hooks([_Progress()])
     trainer.train()  # returns None unless TEST.EXPECTED_RESULTS is set; the final EvalHook keeps the results
     results = getattr(trainer, "_last_eval_results", None) or Trainer.test(cfg, trainer.model)
     return dict(results)

@@ -15,6 +15,7 @@ from torchvision.transforms.v2 import functional as TF
 from ssl_data.sources import open_image
 from ssl_data.transforms import IMAGENET_MEAN, IMAGENET_STD
 
+from ssl_evaluation.progress import ProgressFn, Ticker
 from ssl_evaluation.retrieval.pooling import gem_pool, rmac_pool
 
 __all__ = [
@@ -91,8 +92,11 @@ def extract_descriptors(
     rois: Sequence[Sequence[float] | None] | None = None,
     normalize: bool = True,
     device: str | torch.device = "cpu",
+    progress: ProgressFn | None = None,
+    stage: str = "descriptors",
 ) -> torch.Tensor:
-    """Descriptors ``float32 [len(image_paths), D]``, one image at a time (sizes differ).
+    """Descriptors ``float32 [len(image_paths), D]``, one image at a time (sizes differ);
+    ``progress(stage, images done, len(image_paths))`` after each.
 
     ``feature_fn`` maps ``[1, 3, H, W]`` to a feature map ``[1, C, h, w]`` (VISSL uses ``res5``
     of the trunk with identity pooling; see :func:`ssl_evaluation.retrieval.feature_map_of`) or, with
@@ -107,6 +111,7 @@ def extract_descriptors(
     if rois is not None and len(rois) != len(image_paths):
         raise ValueError(f"rois has {len(rois)} entries but image_paths has {len(image_paths)}")
     rows = []
+    ticker = Ticker(progress, stage, len(image_paths))
     for i, path in enumerate(image_paths):
         img = load_retrieval_image(path, resize_max, rois[i] if rois is not None else None).to(device)
         acc = None
@@ -119,6 +124,7 @@ def extract_descriptors(
             acc = d if acc is None else acc + d
         desc = acc / len(scales)
         rows.append(F.normalize(desc, dim=1) if normalize else desc)
+        ticker.advance()
     return torch.cat(rows).cpu()
 
 

@@ -10,6 +10,7 @@ from typing import Any
 import torch
 from typing_extensions import TypedDict
 
+from ssl_evaluation.progress import ProgressFn
 from ssl_evaluation.retrieval.descriptors import Pooling, extract_descriptors
 from ssl_evaluation.retrieval.ranking import Similarity, rank_database
 from ssl_evaluation.retrieval.whitening import PCAWhitening
@@ -29,6 +30,7 @@ class SearchOptions(TypedDict, total=False):
     resize_max: int
     similarity: Similarity
     device: str | torch.device
+    progress: ProgressFn | None
 
 
 def describe_and_rank(
@@ -46,11 +48,13 @@ def describe_and_rank(
     resize_max: int = 1024,
     similarity: Similarity = "cosine",
     device: str | torch.device = "cpu",
+    progress: ProgressFn | None = None,
 ) -> torch.Tensor:
     """Ranks ``int64 [num_queries, num_database]`` (best first) for one retrieval benchmark.
 
     When ``whitening_paths`` is given, PCA whitening (``num_pca`` components) is fitted on their
     descriptors and applied to queries and database (VISSL's TRAIN_PCA_WHITENING).
+    ``progress("descriptors (queries|database|whitening)", images done, images)``.
     """
     if len(query_paths) == 0:
         raise ValueError("the query split is empty")
@@ -58,14 +62,15 @@ def describe_and_rank(
         raise ValueError("the database split is empty")
     opts = dict(
         pooling=pooling, gem_p=gem_p, rmac_levels=rmac_levels, scales=scales,
-        resize_max=resize_max, device=device,
+        resize_max=resize_max, device=device, progress=progress,
     )
-    queries = extract_descriptors(feature_fn, query_paths, rois=query_rois, **opts)
-    database = extract_descriptors(feature_fn, database_paths, **opts)
+    queries = extract_descriptors(feature_fn, query_paths, rois=query_rois, stage="descriptors (queries)", **opts)
+    database = extract_descriptors(feature_fn, database_paths, stage="descriptors (database)", **opts)
     if whitening_paths is not None:
         if len(whitening_paths) == 0:
             raise ValueError("whitening_paths is empty: give images to fit PCA whitening on, or None")
-        white = PCAWhitening(num_pca).fit(extract_descriptors(feature_fn, whitening_paths, **opts))
+        whitening = extract_descriptors(feature_fn, whitening_paths, stage="descriptors (whitening)", **opts)
+        white = PCAWhitening(num_pca).fit(whitening)
         queries, database = white.transform(queries), white.transform(database)
     return rank_database(queries, database, similarity)
 

@@ -32,7 +32,7 @@ from ssl_evaluation.suites.layer_probes import (
 )
 from ssl_evaluation.suites.pretrained_run import benchmark_pretrained
 from ssl_evaluation.suites.probes import PROBES, probe_trunk, run_probes
-from ssl_evaluation.suites.progress import ProgressFn
+from ssl_evaluation.progress import ProgressFn
 from ssl_evaluation.suites.protocol_loader import ProtocolError, load_protocol, protocol_dict, split_overrides
 from ssl_evaluation.suites.protocols import (
     ClusteringProtocol,

@@ -31,7 +31,7 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset, Subset
 
-from ssl_evaluation.suites.progress import ProgressFn, tracked
+from ssl_evaluation.progress import ProgressFn, tracked
 
 __all__ = ["BUILTIN_DATA", "CATALOG_PREFIX", "TORCHVISION_DATA", "BenchmarkSplit", "feature_batches", "open_split"]
 

@@ -13,7 +13,7 @@ import torch
 from torch.utils.data import DataLoader
 
 from ssl_evaluation.suites.image_splits import checked_trunk, suite_result
-from ssl_evaluation.suites.progress import ProgressFn
+from ssl_evaluation.progress import ProgressFn
 
 __all__ = ["DetectionFormat", "DetectionProtocol", "DetectorKind", "run_detection"]
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ssl_evaluation.suites.progress import ProgressFn
+from ssl_evaluation.progress import ProgressFn
 
 __all__ = ["Detectron2Missing", "Detectron2Protocol", "check_detectron2_trunk", "run_detectron2_suite"]
 
@@ -138,7 +138,7 @@ def run_detectron2_suite(weights: str | Path, out: str | Path, protocol: Detectr
             raise Detectron2Missing(
                 f"detectron2 is not installed (it is not on PyPI): wrote {weights} and {config}; run "
                 "`ssl benchmark detectron2` where detectron2 is installed, or use `ssl benchmark detection` (torchvision)")
-        metrics = run_detectron2(config, datasets_root=p.datasets_root or None)
+        metrics = run_detectron2(config, datasets_root=p.datasets_root or None, progress=progress)
         if not metrics:
             raise ValueError(f"detectron2 returned no evaluation results for {config} (no test dataset evaluated?)")
         result["metrics"] = {"detectron2": metrics}

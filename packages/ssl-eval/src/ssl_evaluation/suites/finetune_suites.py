@@ -23,7 +23,7 @@ from ssl_evaluation.suites.image_splits import (
     open_train_test,
     suite_result,
 )
-from ssl_evaluation.suites.progress import ProgressFn
+from ssl_evaluation.progress import ProgressFn
 
 __all__ = [
     "FinetuneProtocol",
@@ -84,9 +84,10 @@ class LowShotTransferProtocol(FinetuneProtocol):
     task: str = ""
 
 
-def _finetune_kwargs(p: FinetuneProtocol) -> dict[str, Any]:
+def _finetune_kwargs(p: FinetuneProtocol, progress: ProgressFn | None) -> dict[str, Any]:
     return {"epochs": p.epochs, "lr": p.lr, "head_lr": p.head_lr if p.head_lr > 0 else None,
-            "weight_decay": p.weight_decay, "schedule": p.schedule.value, "milestones": list(p.milestones)}
+            "weight_decay": p.weight_decay, "schedule": p.schedule.value, "milestones": list(p.milestones),
+            "progress": progress}
 
 
 def _save(result: Any, save: str) -> str | None:
@@ -136,7 +137,7 @@ def run_finetune(checkpoint: str | Path | nn.Module, data: str, protocol: Finetu
     p = protocol or FinetuneProtocol()
     return _run("finetune", checkpoint, data, p, p.limit,
                 lambda trunk, _, train_loader, test_loader, classes: ssl_evaluation.finetune(
-                    trunk, train_loader, test_loader, classes, **_finetune_kwargs(p)))
+                    trunk, train_loader, test_loader, classes, **_finetune_kwargs(p, progress)))
 
 
 def run_semi_supervised(checkpoint: str | Path | nn.Module, data: str, protocol: SemiSupervisedProtocol | None = None,
@@ -148,7 +149,7 @@ def run_semi_supervised(checkpoint: str | Path | nn.Module, data: str, protocol:
     return _run("semi-supervised", checkpoint, data, p, 0,
                 lambda trunk, train, _, test_loader, classes: ssl_evaluation.semi_supervised_finetune(
                     trunk, train.dataset, train.targets, test_loader, classes, fraction=p.fraction, seed=p.seed,
-                    batch_size=p.batch_size, **_finetune_kwargs(p)))
+                    batch_size=p.batch_size, **_finetune_kwargs(p, progress)))
 
 
 def run_low_shot_transfer(checkpoint: str | Path | nn.Module, data: str, protocol: LowShotTransferProtocol | None = None,
@@ -160,4 +161,4 @@ def run_low_shot_transfer(checkpoint: str | Path | nn.Module, data: str, protoco
     return _run("low-shot-transfer", checkpoint, data, p, 0,
                 lambda trunk, train, _, test_loader, classes: ssl_evaluation.low_shot_transfer(
                     trunk, train.dataset, train.targets, test_loader, classes, data_limit=p.data_limit, seed=p.seed,
-                    balanced=p.balanced, batch_size=p.batch_size, task=p.task or None, **_finetune_kwargs(p)))
+                    balanced=p.balanced, batch_size=p.batch_size, task=p.task or None, **_finetune_kwargs(p, progress)))

@@ -17,7 +17,7 @@ from torch import nn
 
 from ssl_evaluation.suites.benchmark_data import BenchmarkSplit, feature_batches, open_split
 from ssl_evaluation.suites.checkpoint_trunk import checkpoint_trunk, resolve_image_size
-from ssl_evaluation.suites.progress import ProgressFn
+from ssl_evaluation.progress import ProgressFn
 
 __all__ = [
     "ImageData",

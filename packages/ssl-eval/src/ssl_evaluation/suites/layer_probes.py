@@ -23,7 +23,7 @@ from ssl_evaluation.suites.image_splits import (
     open_train_test,
     suite_result,
 )
-from ssl_evaluation.suites.progress import ProgressFn
+from ssl_evaluation.progress import ProgressFn
 
 __all__ = ["LayerPooling", "MultiLayerLinearProtocol", "VirbGridProtocol", "run_multi_layer_linear", "run_virb_grid"]
 
@@ -91,6 +91,7 @@ def run_multi_layer_linear(checkpoint: str | Path | nn.Module, data: str,
     scores = ssl_evaluation.multi_layer_linear_eval(
         tr.features, tr.labels, te.features, te.labels, channels=channels, epochs=p.epochs, lr=p.lr,
         milestones=list(p.milestones), weight_decay=p.weight_decay, batch_size=p.linear_batch_size,
+        progress=progress,
     )
     metrics: dict[str, Any] = {n: {**scores[n], "dim": int(tr.features[n].shape[1])} for n in p.layers}
     metrics["extract_seconds"] = extract_seconds
@@ -114,7 +115,8 @@ def run_virb_grid(checkpoint: str | Path | nn.Module, data: str, protocol: VirbG
     test_x = layer_features(trunk, test, p.batch_size, progress=progress, stage="features (test)")
     grid = ssl_evaluation.virb_grid(epochs=p.epochs)
     res = ssl_evaluation.linear_grid_search(train_x, train.targets, test_x, test.targets, grid, epochs=p.epochs,
-                                            batch_size=p.linear_batch_size, val_fraction=p.val_fraction_grid)
+                                            batch_size=p.linear_batch_size, val_fraction=p.val_fraction_grid,
+                                            progress=progress)
     return suite_result(
         "virb-grid", {"best": res["best"], "configs": res["configs"]}, p,
         data_summary(data, size, train=train, test=test), checkpoint, started,

@@ -12,7 +12,7 @@ from typing import Any
 import torch
 
 from ssl_evaluation.suites.benchmark_data import feature_batches, open_split
-from ssl_evaluation.suites.progress import ProgressFn
+from ssl_evaluation.progress import ProgressFn
 from ssl_evaluation.suites.protocols import ProbeSuite
 
 __all__ = ["pixel_features", "pixel_knn_baselines", "standardize_pixels"]

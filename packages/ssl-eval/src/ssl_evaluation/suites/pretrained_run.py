@@ -18,7 +18,7 @@ from ssl_evaluation.suites.batchnorm import reestimate_batchnorm
 from ssl_evaluation.suites.benchmark_data import feature_batches
 from ssl_evaluation.suites.pixel_baselines import pixel_knn_baselines
 from ssl_evaluation.suites.probes import data_record, open_probe_data, probe_protocol, probe_trunk
-from ssl_evaluation.suites.progress import ProgressFn
+from ssl_evaluation.progress import ProgressFn
 from ssl_evaluation.suites.protocols import ProbeSuite
 from ssl_evaluation.suites.report_data import (
     ViewPlanLike,

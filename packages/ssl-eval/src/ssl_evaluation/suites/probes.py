@@ -13,7 +13,7 @@ from torch import nn
 
 from ssl_evaluation.suites.benchmark_data import BenchmarkSplit, feature_batches, open_split
 from ssl_evaluation.suites.checkpoint_trunk import checkpoint_trunk, resolve_image_size
-from ssl_evaluation.suites.progress import ProgressFn
+from ssl_evaluation.progress import ProgressFn
 from ssl_evaluation.suites.protocol_loader import protocol_dict
 from ssl_evaluation.suites.protocols import ProbeSuite
 
@@ -77,13 +77,14 @@ def probe_trunk(
     )
     out: dict[str, Any] = {"feature_dim": int(train_x.shape[1]), "extract_seconds": round(time.perf_counter() - t0, 1)}
     if "knn" in which:
-        knn = ssl_evaluation.knn_classify(train_x, train_y, test_x, test_y, k=suite.knn.k, temperature=suite.knn.temperature)
+        knn = ssl_evaluation.knn_classify(train_x, train_y, test_x, test_y, k=suite.knn.k, temperature=suite.knn.temperature,
+                                          progress=progress)
         out["knn"] = {"top1": knn["top1"], "top5": knn["top5"]}
     if "linear" in which:
         lp = suite.linear
         lin = ssl_evaluation.linear_probe(
             train_x, train_y, test_x, test_y, epochs=lp.epochs, lr=lp.lr, batch_size=lp.batch_size,
-            momentum=lp.momentum, weight_decay=lp.weight_decay,
+            momentum=lp.momentum, weight_decay=lp.weight_decay, progress=progress,
         )  # fmt: skip
         out["linear"] = {"top1": lin["top1"], "top5": lin["top5"]}
     if "clustering" in which:
@@ -91,7 +92,7 @@ def probe_trunk(
         num_classes = int(max(int(train_y.max()), int(test_y.max()))) + 1
         clusters = ssl_evaluation.cluster_features(
             test_x, test_y, num_clusters=cp.num_clusters or num_classes, n_iter=cp.n_iter, seed=cp.seed,
-            l2_normalize=cp.l2_normalize,
+            l2_normalize=cp.l2_normalize, progress=progress,
         )  # fmt: skip
         out["clustering"] = {k: clusters[k] for k in ("num_clusters", "nmi", "ari")}
     return out

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from ssl_evaluation.suites.image_splits import checked_trunk, suite_result
-from ssl_evaluation.suites.progress import ProgressFn
+from ssl_evaluation.progress import ProgressFn
 
 __all__ = ["RetrievalDataset", "RetrievalPooling", "RetrievalProtocol", "Similarity", "run_retrieval"]
 
@@ -103,7 +103,7 @@ def run_retrieval(checkpoint: str | Path, data: str, protocol: RetrievalProtocol
     trunk, _ = checked_trunk(checkpoint, layers=[p.layer], what="retrieval")
     options: dict[str, Any] = {
         "pooling": p.pooling.value, "gem_p": p.gem_p, "rmac_levels": p.rmac_levels, "resize_max": p.resize_max,
-        "scales": list(p.scales), "similarity": p.similarity.value, "num_pca": p.num_pca,
+        "scales": list(p.scales), "similarity": p.similarity.value, "num_pca": p.num_pca, "progress": progress,
     }
     constants: dict[str, Any] = {"dataset_used": dataset}
     if p.whitening:

@@ -11,7 +11,7 @@ from typing import Any
 import torch
 
 from ssl_evaluation.suites.image_splits import checkpoint_classifier, suite_result
-from ssl_evaluation.suites.progress import ProgressFn
+from ssl_evaluation.progress import ProgressFn
 
 __all__ = ["OodDataset", "RobustnessProtocol", "run_robustness"]
 
@@ -60,7 +60,8 @@ def run_robustness(checkpoint: str | Path, data: str, protocol: RobustnessProtoc
     if width != 1000:
         raise ValueError(f"{checkpoint}: trunk + heads give {width} outputs, not 1000 ImageNet logits; "
                          "fine-tune on ImageNet first (ssl benchmark finetune save=PATH)")
-    res = ssl_evaluation.evaluate_ood(model, root, dataset, resize=p.resize, crop=p.crop, batch_size=p.batch_size)
+    res = ssl_evaluation.evaluate_ood(model, root, dataset, resize=p.resize, crop=p.crop, batch_size=p.batch_size,
+                                      progress=progress)
     metrics = {"top1": res["top1"], "top5": res["top5"], "num_images": res["num_images"]}
     return suite_result("robustness", metrics, p, {"name": data, "source": str(root), "images": res["num_images"]},
                         checkpoint, started, res["protocol"], dataset_used=dataset, normalization="ImageNet mean/std")

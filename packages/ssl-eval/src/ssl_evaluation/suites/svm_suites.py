@@ -18,7 +18,7 @@ from ssl_evaluation.suites.image_splits import (
     open_train_test,
     suite_result,
 )
-from ssl_evaluation.suites.progress import ProgressFn
+from ssl_evaluation.progress import ProgressFn
 
 __all__ = ["LowShotDataset", "LowShotProtocol", "SvmProtocol", "run_low_shot", "run_svm"]
 
@@ -90,7 +90,8 @@ def run_svm(checkpoint: str | Path | nn.Module, data: str, protocol: SvmProtocol
         raise ValueError("costs is empty")
     summary, train_x, train_t, test_x, test_t = _features(checkpoint, data, p, p.layer, progress)
     res = ssl_evaluation.voc07_svm(train_x.numpy(), train_t.numpy(), test_x.numpy(), test_t.numpy(), costs=list(p.costs),
-                                   cross_val_folds=p.cross_val_folds, max_iter=p.max_iter, num_workers=p.workers)
+                                   cross_val_folds=p.cross_val_folds, max_iter=p.max_iter, num_workers=p.workers,
+                                   progress=progress)
     return suite_result("svm", {k: res[k] for k in ("mAP", "per_class_ap", "chosen_cost")}, p, summary, checkpoint,
                         started, class_weight={"1": 2, "-1": 1}, loss="squared_hinge", penalty="l2", dual=True,
                         tol=1e-4, intercept_scaling=1, normalize="L2 (norm + 1e-5)", ap="VOC-style",
@@ -111,7 +112,7 @@ def run_low_shot(checkpoint: str | Path | nn.Module, data: str, protocol: LowSho
         raise ValueError("dataset places205 needs class ids, but the data has a [N, C] label matrix")
     res = ssl_evaluation.low_shot_svm(train_x.numpy(), train_t.numpy(), test_x.numpy(), test_t.numpy(), ks=list(p.ks),
                                       num_samples=p.num_samples, costs=list(p.costs), dataset=dataset,
-                                      max_iter=p.max_iter, seed=p.seed)
+                                      max_iter=p.max_iter, seed=p.seed, progress=progress)
     return suite_result("low-shot", {k: v for k, v in res.items() if k != "tables"}, p, summary, checkpoint, started,
                         dataset_used=dataset, statistic="mean/min/max/std over samples, cost with the best mean",
                         sampling="k positives + 19k negatives per class" if dataset == "voc" else "k images per class")

@@ -48,7 +48,7 @@ from ssl_evaluation.suites.image_splits import (
     open_train_test,
     suite_result,
 )
-from ssl_evaluation.suites.progress import ProgressFn
+from ssl_evaluation.progress import ProgressFn
 
 __all__ = [
     "DepthProtocol", "PixelScheduler", "PixelSplit", "SegmentationProtocol", "TargetTable", "VirbImageProtocol",
@@ -276,7 +276,7 @@ def run_segmentation(checkpoint: str | Path | nn.Module, data: str, protocol: Se
         trunk, _normalized(train.images), train.targets, _normalized(test.images), test.targets, classes,
         layers=list(p.layers), epochs=p.epochs, batch_size=p.batch_size, lr=p.lr, scheduler=p.scheduler.value,
         poly_power=p.poly_power, width=p.width, ignore_index=p.ignore_index, cache_features=p.cache_features,
-        seed=p.seed,
+        seed=p.seed, progress=progress,
     )
     return _pixel_result(checkpoint, data, size, "segmentation", train, test, scores, p, started,
                          num_classes_from="num_classes" if p.num_classes else "largest mask id + 1")
@@ -305,7 +305,7 @@ def run_depth(checkpoint: str | Path | nn.Module, data: str, protocol: DepthProt
     scores = ssl_evaluation.depth_task(
         trunk, _normalized(train.images), train.targets, _normalized(test.images), test.targets,
         layers=list(p.layers), epochs=p.epochs, batch_size=p.batch_size, lr=p.lr, scheduler=p.scheduler.value,
-        width=p.width, cache_features=p.cache_features, seed=p.seed,
+        width=p.width, cache_features=p.cache_features, seed=p.seed, progress=progress,
     )
     return _pixel_result(checkpoint, data, size, "depth", train, test, scores, p, started, depth_units="metres")
 
@@ -494,7 +494,7 @@ def run_virb_image(checkpoint: str | Path | nn.Module, data: str, protocol: Virb
     scores = ssl_evaluation.image_task(
         train_x, train_y, test_x, test_y, kind=p.task.value, epochs=p.epochs, batch_size=p.head_batch_size,
         configs=[ssl_evaluation.HeadConfig("adam", p.lr, "constant")], solver=p.solver, alpha=p.alpha, lr=p.lr,
-        seed=p.seed,
+        seed=p.seed, progress=progress,
     )
     return suite_result("virb-image", scores, p, summary, checkpoint, started, {**scores.pop("protocol"), **constants})
 

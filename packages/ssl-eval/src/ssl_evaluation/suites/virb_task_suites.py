@@ -25,7 +25,7 @@ import torch
 from torch import nn
 
 from ssl_evaluation.suites.image_splits import checked_trunk, suite_result
-from ssl_evaluation.suites.progress import ProgressFn
+from ssl_evaluation.progress import ProgressFn
 from ssl_evaluation.suites.virb_suites import (
     _IMAGE_EXTS,
     _data_root,
@@ -107,10 +107,10 @@ def run_video(checkpoint: str | Path | nn.Module, data: str, protocol: VideoProt
 
     def encode(clips: torch.Tensor) -> torch.Tensor:
         flat = _normalized(clips.flatten(0, 1)).view(*clips.shape[:2], *clips.shape[2:])
-        return encode_clips(trunk, flat, p.encode_batch_size)
+        return encode_clips(trunk, flat, p.encode_batch_size, progress=progress)
 
     scores = ssl_evaluation.video_task(encode(train), train_y, encode(test), test_y, len(classes), hidden=p.hidden,
-                                       epochs=p.epochs, batch_size=p.batch_size, lr=p.lr, seed=p.seed)
+                                       epochs=p.epochs, batch_size=p.batch_size, lr=p.lr, seed=p.seed, progress=progress)
     summary = {"name": data, "source": str(root), "image_size": size, "train_clips": len(train),
                "test_clips": len(test), "classes": len(classes)}
     return suite_result("virb-video", scores, p, summary, checkpoint, started,
@@ -173,6 +173,7 @@ def run_flow(checkpoint: str | Path | nn.Module, data: str, protocol: FlowProtoc
     scores = ssl_evaluation.flow_task(
         trunk, _normalized(train[0]), _normalized(train[1]), train[2], _normalized(test[0]), _normalized(test[1]), test[2],
         layers=list(p.layers), epochs=p.epochs, batch_size=p.batch_size, lr=p.lr, width=p.width, seed=p.seed,
+        progress=progress,
     )
     summary = {"name": data, "source": str(root), "frame_size": list(train[0].shape[2:]), "train_pairs": len(train[0]),
                "test_pairs": len(test[0])}
@@ -230,6 +231,6 @@ def run_pixel_finetune(checkpoint: str | Path | nn.Module, data: str, protocol: 
         num_classes=classes, layers=list(p.layers), finetune=p.finetune,
         class_weights=torch.tensor(p.class_weights) if p.class_weights else None, epochs=p.epochs,
         batch_size=p.batch_size, lr=p.lr, trunk_lr=p.trunk_lr or None, width=p.width, ignore_index=p.ignore_index,
-        seed=p.seed,
+        seed=p.seed, progress=progress,
     )
     return _pixel_result(checkpoint, data, size, "pixel-finetune", train, test, scores, p, started, task=task)

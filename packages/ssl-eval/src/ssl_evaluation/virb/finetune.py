@@ -19,6 +19,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from ssl_evaluation.progress import ProgressFn, Ticker
 from ssl_evaluation.virb.decoder import PixelDecoder
 from ssl_evaluation.virb.metrics import IGNORE_INDEX
 from ssl_evaluation.virb.pixel_tasks import PIXEL_LAYERS, evaluate_depth, evaluate_segmentation
@@ -54,13 +55,16 @@ def pixel_finetune_task(
     ignore_index: int = IGNORE_INDEX,
     device: str | torch.device = "cpu",
     seed: int = 0,
+    progress: ProgressFn | None = None,
 ) -> dict[str, object]:
     """Train trunk (``finetune=True``) + decoder, or the decoder alone, and score on test.
 
     Shapes: images ``[N, 3, H, W]``; segmentation targets int ``[N, H, W]`` (class ids or
     ``ignore_index``, ``num_classes`` outputs, ``class_weights`` float ``[num_classes]``); depth
     targets float ``[N, H, W]`` (0 = no depth, L1 loss). Returns the evaluator's metrics (mIoU
-    ... or RMSE ...) plus ``"train_loss"`` per epoch and ``"protocol"``.
+    ... or RMSE ...) plus ``"train_loss"`` per epoch and ``"protocol"``;
+    ``progress(f"{task} fine-tuning", iterations done, total)`` after every iteration, then
+    ``progress("decoder (test)", images done, M)``.
     """
     if task not in _TASKS:
         raise ValueError(f"task must be one of {_TASKS}, got {task!r}")
@@ -99,6 +103,7 @@ def pixel_finetune_task(
     n = train_images.shape[0]
     trunk.train(finetune)
     decoder.train()
+    ticker = Ticker(progress, f"{task} fine-tuning", epochs * math.ceil(n / batch_size))
     for _ in range(epochs):
         order = torch.randperm(n, generator=generator)
         total = 0.0
@@ -112,13 +117,14 @@ def pixel_finetune_task(
             loss.backward()
             optimizer.step()
             total += float(loss.detach())
+            ticker.advance()
         history.append(total / math.ceil(n / batch_size))
     trunk.eval()
     decoder.eval()
     if task == "segmentation":
-        scores = evaluate_segmentation(decoder, trunk, test_images.float(), torch.as_tensor(test_targets).long(), num_classes, layers, ignore_index, batch_size, device)
+        scores = evaluate_segmentation(decoder, trunk, test_images.float(), torch.as_tensor(test_targets).long(), num_classes, layers, ignore_index, batch_size, device, progress)
     else:
-        scores = evaluate_depth(decoder, trunk, test_images.float(), torch.as_tensor(test_targets).float(), layers, batch_size=batch_size, device=device)
+        scores = evaluate_depth(decoder, trunk, test_images.float(), torch.as_tensor(test_targets).float(), layers, batch_size=batch_size, device=device, progress=progress)
     protocol = {"task": task, "finetune": finetune, "layers": layers, "optimizer": "adam", "lr": lr,
                 "trunk_lr": (trunk_lr if trunk_lr is not None else lr / 10) if finetune else None,
                 "class_weights": None if weights is None else [round(float(w), 6) for w in weights.cpu()],

@@ -16,6 +16,7 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor, nn
 
+from ssl_evaluation.progress import ProgressFn, Ticker
 from ssl_evaluation.virb.decoder import PixelDecoder
 from ssl_evaluation.virb.pixel_tasks import PIXEL_LAYERS, encode_maps
 
@@ -44,9 +45,10 @@ def flow_metrics(pred: Tensor, target: Tensor) -> dict[str, float]:
     return {"epe": float(err.mean()), "fl_all": 100.0 * float(outlier.double().mean()), "num_pixels": int(valid.sum())}
 
 
-def _pair_maps(trunk: nn.Module, first: Tensor, second: Tensor, layers: Sequence[str], batch_size: int, device: str | torch.device) -> dict[str, Tensor]:
-    a = encode_maps(trunk, first, layers, batch_size, device)
-    b = encode_maps(trunk, second, layers, batch_size, device)
+def _pair_maps(trunk: nn.Module, first: Tensor, second: Tensor, layers: Sequence[str], batch_size: int,
+               device: str | torch.device, progress: ProgressFn | None = None) -> dict[str, Tensor]:
+    a = encode_maps(trunk, first, layers, batch_size, device, progress)
+    b = encode_maps(trunk, second, layers, batch_size, device, progress)
     return {name: torch.cat([a[name], b[name]], dim=1) for name in layers}
 
 
@@ -71,10 +73,13 @@ def flow_task(
     width: int = 64,
     device: str | torch.device = "cpu",
     seed: int = 0,
+    progress: ProgressFn | None = None,
 ) -> dict[str, object]:
     """Optical flow on a frozen trunk. Frames ``[N, 3, H, W]`` (normalised for the trunk), flow
     ``[N, H, W, 2]`` pixels (NaN = invalid); test likewise with ``M``. Returns
-    ``{"epe", "fl_all", "num_pixels", "train_loss": [per epoch], "protocol"}``."""
+    ``{"epe", "fl_all", "num_pixels", "train_loss": [per epoch], "protocol"}``;
+    ``progress("trunk maps", ...)`` per frame set, then ``progress("flow decoder", iterations
+    done, total)``."""
     for name, x in (("train_first", train_first), ("train_second", train_second), ("test_first", test_first), ("test_second", test_second)):
         if not isinstance(x, Tensor) or x.ndim != 4 or x.shape[0] == 0:
             raise ValueError(f"{name} must be a non-empty float tensor [N, 3, H, W]")
@@ -87,8 +92,8 @@ def flow_task(
     if epochs < 1 or batch_size < 1:
         raise ValueError(f"epochs and batch_size must be >= 1, got {epochs}, {batch_size}")
     layers = list(layers)
-    train_maps = _pair_maps(trunk, train_first.float(), train_second.float(), layers, batch_size, device)
-    test_maps = _pair_maps(trunk, test_first.float(), test_second.float(), layers, batch_size, device)
+    train_maps = _pair_maps(trunk, train_first.float(), train_second.float(), layers, batch_size, device, progress)
+    test_maps = _pair_maps(trunk, test_first.float(), test_second.float(), layers, batch_size, device, progress)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         decoder = PixelDecoder({n: m.shape[1] for n, m in train_maps.items()}, 2, width)
@@ -98,6 +103,7 @@ def flow_task(
     generator = torch.Generator().manual_seed(seed)
     history = []
     n = train_first.shape[0]
+    ticker = Ticker(progress, "flow decoder", epochs * math.ceil(n / batch_size))
     for _ in range(epochs):
         order = torch.randperm(n, generator=generator)
         total = 0.0
@@ -109,6 +115,7 @@ def flow_task(
             loss.backward()
             optimizer.step()
             total += float(loss.detach())
+            ticker.advance()
         history.append(total / math.ceil(n / batch_size))
     decoder.eval()
     with torch.no_grad():

@@ -34,6 +34,7 @@ from torch import Tensor
 from ssl_evaluation.accuracy import topk_accuracy
 from ssl_evaluation.linear_grid import _split_validation
 from ssl_evaluation.linear_heads import HeadConfig, predict_logits, train_linear_heads
+from ssl_evaluation.progress import ProgressFn, Ticker
 from ssl_evaluation.validation import as_feature_matrix, check_pair, resolve_num_classes
 
 __all__ = [
@@ -99,15 +100,18 @@ def _classify(
     batch_size: int,
     val_fraction: float,
     seed: int,
+    progress: ProgressFn | None = None,
 ) -> tuple[int, Tensor, dict[str, float]]:
     """Train the heads; return the chosen head's index, its test logits and validation top-1."""
     if len(configs) == 1:
         heads = train_linear_heads(
-            train_x, train_y, configs, classes, epochs, batch_size, seed=seed
+            train_x, train_y, configs, classes, epochs, batch_size, seed=seed, progress=progress,
+            stage="image head",
         )
         return 0, predict_logits(heads, test_x)[0], {}
     fit_x, fit_y, val_x, val_y = _split_validation(train_x, train_y, val_fraction, seed)
-    heads = train_linear_heads(fit_x, fit_y, configs, classes, epochs, batch_size, seed=seed)
+    heads = train_linear_heads(fit_x, fit_y, configs, classes, epochs, batch_size, seed=seed, progress=progress,
+                               stage="image heads (grid)")
     val_logits = predict_logits(heads, val_x)
     val_top1 = {
         cfg.name: topk_accuracy(val_logits[i], val_y)["top1"] for i, cfg in enumerate(configs)
@@ -134,6 +138,7 @@ def _fit_regression(
     epochs: int,
     batch_size: int,
     seed: int,
+    progress: ProgressFn | None = None,
 ) -> tuple[Tensor, Tensor]:
     """Linear map on standardised ``x [N, D]`` to ``y [N, K]``: weight ``[D, K]``, bias ``[K]``."""
     y_mean = y.mean(dim=0)
@@ -153,6 +158,7 @@ def _fit_regression(
     optimizer = torch.optim.Adam(layer.parameters(), lr=lr)
     xf = x.float()
     generator = torch.Generator().manual_seed(seed)
+    ticker = Ticker(progress, "regression head", epochs * math.ceil(x.shape[0] / batch_size))
     for _ in range(epochs):
         order = torch.randperm(x.shape[0], generator=generator)
         for start in range(0, x.shape[0], batch_size):
@@ -161,6 +167,7 @@ def _fit_regression(
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
+            ticker.advance()
     weight = layer.weight.detach().double().t() * y_scale
     bias = layer.bias.detach().double() * y_scale + y_mean
     return weight, bias
@@ -194,8 +201,10 @@ def image_task(
     lr: float = 1e-3,
     return_predictions: bool = False,
     seed: int = 0,
+    progress: ProgressFn | None = None,
 ) -> dict[str, object]:
-    """Train a head on cached encodings for one ViRB image-level task and score it on test.
+    """Train a head on cached encodings for one ViRB image-level task and score it on test
+    (``progress(stage, iterations done, total)`` while a head trains).
 
     Shapes: features ``[N, D]`` (``kind="egomotion"``: ``[N, 2, D]`` or a tuple of two ``[N, D]``,
     concatenated), targets ``[N]`` int class ids / counts, or for ``"regression"`` float ``[N]``
@@ -247,7 +256,7 @@ def image_task(
         mean = train_x.double().mean(dim=0)
         std = train_x.double().std(dim=0, unbiased=False).clamp_min(1e-6)
         weight, bias = _fit_regression(
-            (train_x.double() - mean) / std, train_t, solver, alpha, lr, epochs, batch_size, seed
+            (train_x.double() - mean) / std, train_t, solver, alpha, lr, epochs, batch_size, seed, progress
         )
         pred = ((test_x.double() - mean) / std) @ weight + bias
         protocol.update(solver=solver, loss="mse")
@@ -267,7 +276,7 @@ def image_task(
     if not configs:
         raise ValueError("configs must name at least one head")
     best, logits, val_top1 = _classify(
-        train_x, train_y, test_x, classes, configs, epochs, batch_size, val_fraction, seed
+        train_x, train_y, test_x, classes, configs, epochs, batch_size, val_fraction, seed, progress
     )
     result: dict[str, object] = {"kind": kind, **topk_accuracy(logits, test_y)}
     result["best_config"] = configs[best].name

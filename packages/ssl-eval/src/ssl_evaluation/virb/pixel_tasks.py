@@ -27,6 +27,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from ssl_evaluation.progress import ProgressFn, Ticker
 from ssl_evaluation.virb.decoder import PixelDecoder
 from ssl_evaluation.virb.metrics import IGNORE_INDEX, DepthMeter, SegmentationMeter
 
@@ -76,16 +77,19 @@ def encode_maps(
     layers: Sequence[str] = PIXEL_LAYERS,
     batch_size: int = 64,
     device: str | torch.device = "cpu",
+    progress: ProgressFn | None = None,
 ) -> dict[str, Tensor]:
     """The trunk's maps of every image, once: ``{layer: [N, C, h, w]}`` (CPU, float32).
 
-    The trunk runs in eval mode under ``torch.inference_mode`` (its mode is restored after).
+    The trunk runs in eval mode under ``torch.inference_mode`` (its mode is restored after);
+    ``progress("trunk maps", images done, N)`` after every batch.
     """
     images = _check_images(images, "images")
     layers = _check_layers(trunk, layers)
     was_training = trunk.training
     trunk.eval()
     chunks: dict[str, list[Tensor]] = {name: [] for name in layers}
+    ticker = Ticker(progress, "trunk maps", images.shape[0])
     try:
         with torch.inference_mode():
             for start in range(0, images.shape[0], batch_size):
@@ -97,17 +101,19 @@ def encode_maps(
                             "tasks need spatial maps [B, C, h, w]"
                         )
                     chunks[name].append(maps[name].float().cpu())
+                ticker.advance(min(batch_size, images.shape[0] - start))
     finally:
         trunk.train(was_training)
     return {name: torch.cat(parts) for name, parts in chunks.items()}
 
 
 def _map_source(
-    trunk: nn.Module, images: Tensor, layers: list[str], cache: bool, device: str | torch.device
+    trunk: nn.Module, images: Tensor, layers: list[str], cache: bool, device: str | torch.device,
+    progress: ProgressFn | None = None,
 ) -> Callable[[Tensor], dict[str, Tensor]]:
     """A function ``rows -> {layer: [b, C, h, w]}`` on ``device`` (cached or run on demand)."""
     if cache:
-        maps = encode_maps(trunk, images, layers, device=device)
+        maps = encode_maps(trunk, images, layers, device=device, progress=progress)
         return lambda rows: {name: maps[name][rows].to(device) for name in layers}
 
     def run(rows: Tensor) -> dict[str, Tensor]:
@@ -137,6 +143,7 @@ def train_pixel_decoder(
     cache_features: bool = True,
     device: str | torch.device = "cpu",
     seed: int = 0,
+    progress: ProgressFn | None = None,
 ) -> tuple[PixelDecoder, list[float]]:
     """Train a ``PixelDecoder`` on the frozen trunk's maps with Adam; return it and the mean
     train loss per epoch.
@@ -146,6 +153,8 @@ def train_pixel_decoder(
     on pixels with ``target > min_depth``. ``scheduler="poly"``: ``lr * (1 - t / T) ** poly_power``
     per batch (PyTorch's ``PolynomialLR``). The decoder starts from PyTorch's default init
     drawn after ``torch.manual_seed(seed)``; batches are shuffled with ``seed``.
+    ``progress(f"{task} decoder", iterations done, total)`` after every iteration (and
+    ``"trunk maps"`` while the maps are cached).
     """
     if task not in _TASKS:
         raise ValueError(f"task must be one of {_TASKS}, got {task!r}")
@@ -165,7 +174,7 @@ def train_pixel_decoder(
             )
     trunk_was_training = trunk.training
     try:
-        source = _map_source(trunk, images, layers, cache_features, device)
+        source = _map_source(trunk, images, layers, cache_features, device, progress)
         probe = source(torch.arange(1))
         channels = {name: probe[name].shape[1] for name in layers}
         with torch.random.fork_rng(devices=[]):  # seeded init without touching the global RNG
@@ -183,6 +192,7 @@ def train_pixel_decoder(
         size = (images.shape[2], images.shape[3])
         generator = torch.Generator().manual_seed(seed)
         history = []
+        ticker = Ticker(progress, f"{task} decoder", total)
         for _ in range(epochs):
             order = torch.randperm(n, generator=generator)
             running, batches = 0.0, 0
@@ -198,6 +208,7 @@ def train_pixel_decoder(
                     schedule.step()
                 running += float(loss.detach())
                 batches += 1
+                ticker.advance()
             history.append(running / batches)
     finally:
         trunk.train(trunk_was_training)
@@ -267,12 +278,16 @@ def _score(
     layers: Sequence[str],
     batch_size: int,
     device: str | torch.device,
+    progress: ProgressFn | None = None,
 ) -> None:
-    """Feed the decoder's outputs for ``images`` to ``meter`` batch by batch (depth: channel 0)."""
+    """Feed the decoder's outputs for ``images`` to ``meter`` batch by batch (depth: channel 0);
+    ``progress("decoder (test)", images done, M)``."""
+    ticker = Ticker(progress, "decoder (test)", images.shape[0])
     for start in range(0, images.shape[0], batch_size):
         rows = slice(start, start + batch_size)
         out = predict_pixels(decoder, trunk, images[rows], layers, batch_size, device)
         meter.update(out[:, 0] if isinstance(meter, DepthMeter) else out, targets[rows])
+        ticker.advance(out.shape[0])
 
 
 def evaluate_segmentation(
@@ -285,13 +300,14 @@ def evaluate_segmentation(
     ignore_index: int = IGNORE_INDEX,
     batch_size: int = 16,
     device: str | torch.device = "cpu",
+    progress: ProgressFn | None = None,
 ) -> dict[str, object]:
     """mIoU of a trained decoder on ``images [M, 3, H, W]`` / ``masks int [M, H, W]``
-    (``SegmentationMeter.compute()``'s dict)."""
+    (``SegmentationMeter.compute()``'s dict); ``progress("decoder (test)", images done, M)``."""
     images = _check_images(images, "images")
     masks = _check_targets(masks, images, "segmentation", "masks")
     meter = SegmentationMeter(num_classes, ignore_index)
-    _score(meter, decoder, trunk, images, masks, layers, batch_size, device)
+    _score(meter, decoder, trunk, images, masks, layers, batch_size, device, progress)
     return meter.compute()
 
 
@@ -304,13 +320,14 @@ def evaluate_depth(
     min_depth: float = 0.0,
     batch_size: int = 16,
     device: str | torch.device = "cpu",
+    progress: ProgressFn | None = None,
 ) -> dict[str, float]:
     """Depth errors of a trained decoder on ``images [M, 3, H, W]`` / ``depth [M, H, W]``
-    (``DepthMeter.compute()``'s dict)."""
+    (``DepthMeter.compute()``'s dict); ``progress("decoder (test)", images done, M)``."""
     images = _check_images(images, "images")
     depth = _check_targets(depth, images, "depth", "depth")
     meter = DepthMeter(min_depth)
-    _score(meter, decoder, trunk, images, depth, layers, batch_size, device)
+    _score(meter, decoder, trunk, images, depth, layers, batch_size, device, progress)
     return meter.compute()
 
 
@@ -337,8 +354,10 @@ def segmentation_task(
     cache_features: bool = True,
     device: str | torch.device = "cpu",
     seed: int = 0,
+    progress: ProgressFn | None = None,
 ) -> dict[str, object]:
-    """Semantic segmentation on a frozen trunk: train a decoder, report test mIoU.
+    """Semantic segmentation on a frozen trunk: train a decoder, report test mIoU
+    (``progress`` as for :func:`train_pixel_decoder` and :func:`evaluate_segmentation`).
 
     Shapes: images ``[N, 3, H, W]`` / ``[M, 3, H, W]``, masks int ``[N, H, W]`` / ``[M, H, W]``
     with class ids in ``[0, num_classes)`` or ``ignore_index``.
@@ -354,10 +373,10 @@ def segmentation_task(
     decoder, history = train_pixel_decoder(
         trunk, train_images, train_masks, "segmentation", num_classes, layers, epochs, batch_size,
         lr, scheduler, poly_power, width, ignore_index=ignore_index,
-        cache_features=cache_features, device=device, seed=seed,
+        cache_features=cache_features, device=device, seed=seed, progress=progress,
     )
     scores = evaluate_segmentation(decoder, trunk, test_images, test_masks, num_classes, layers,
-                                   ignore_index, batch_size, device)
+                                   ignore_index, batch_size, device, progress)
     protocol = _protocol(
         "segmentation", layers, lr=lr, scheduler=scheduler,
         poly_power=poly_power if scheduler == "poly" else None, epochs=epochs,
@@ -383,8 +402,10 @@ def depth_task(
     cache_features: bool = True,
     device: str | torch.device = "cpu",
     seed: int = 0,
+    progress: ProgressFn | None = None,
 ) -> dict[str, object]:
-    """Depth estimation on a frozen trunk: train a decoder (L1), report test depth errors.
+    """Depth estimation on a frozen trunk: train a decoder (L1), report test depth errors
+    (``progress`` as for :func:`train_pixel_decoder` and :func:`evaluate_depth`).
 
     Shapes: images ``[N, 3, H, W]``, depth float ``[N, H, W]`` (or ``[N, 1, H, W]``); pixels with
     depth ``<= min_depth`` (missing depth) are left out of the loss and the metrics.
@@ -398,9 +419,10 @@ def depth_task(
     decoder, history = train_pixel_decoder(
         trunk, train_images, train_depth, "depth", 1, layers, epochs, batch_size, lr, scheduler,
         width=width, min_depth=min_depth, cache_features=cache_features, device=device, seed=seed,
+        progress=progress,
     )
     scores = evaluate_depth(decoder, trunk, test_images, test_depth, layers, min_depth,
-                            batch_size, device)
+                            batch_size, device, progress)
     protocol = _protocol(
         "depth", layers, lr=lr, scheduler=scheduler, epochs=epochs, batch_size=batch_size,
         width=width, loss="l1 on valid pixels", min_depth=min_depth,

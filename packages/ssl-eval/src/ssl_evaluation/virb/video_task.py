@@ -12,6 +12,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ssl_evaluation.accuracy import topk_accuracy
+from ssl_evaluation.progress import ProgressFn, Ticker
 from ssl_evaluation.validation import resolve_num_classes
 
 __all__ = ["ClipLSTM", "encode_clips", "video_task"]
@@ -30,9 +31,11 @@ class ClipLSTM(nn.Module):
         return self.fc(out[:, -1])
 
 
-def encode_clips(trunk: nn.Module, clips: Tensor, batch_size: int = 64, device: str | torch.device = "cpu") -> Tensor:
+def encode_clips(trunk: nn.Module, clips: Tensor, batch_size: int = 64, device: str | torch.device = "cpu",
+                 progress: ProgressFn | None = None) -> Tensor:
     """Encode every frame with the frozen ``trunk`` (``[B, 3, H, W] -> [B, D]``, or maps that are
-    averaged over space): clips ``[N, T, 3, H, W]`` -> encodings ``[N, T, D]`` (CPU, float32)."""
+    averaged over space): clips ``[N, T, 3, H, W]`` -> encodings ``[N, T, D]`` (CPU, float32);
+    ``progress("frames", frames done, N * T)`` after every batch."""
     if not isinstance(clips, Tensor) or clips.ndim != 5:
         raise ValueError(f"clips must be a float tensor [N, T, 3, H, W], got {tuple(getattr(clips, 'shape', ()))}")
     n, t = clips.shape[:2]
@@ -40,12 +43,14 @@ def encode_clips(trunk: nn.Module, clips: Tensor, batch_size: int = 64, device: 
     was_training = trunk.training
     trunk.eval()
     out = []
+    ticker = Ticker(progress, "frames", n * t)
     try:
         with torch.no_grad():
             for start in range(0, n * t, batch_size):
                 y = trunk(frames[start : start + batch_size].to(device))
                 y = y.flatten(2).mean(dim=2) if y.ndim == 4 else y
                 out.append(y.float().cpu())
+                ticker.advance(y.shape[0])
     finally:
         trunk.train(was_training)
     encoded = torch.cat(out)
@@ -75,12 +80,13 @@ def video_task(
     lr: float = 1e-4,
     return_predictions: bool = False,
     seed: int = 0,
+    progress: ProgressFn | None = None,
 ) -> dict[str, object]:
     """Train a :class:`ClipLSTM` on per-frame encodings ``[N, T, D]`` with class ids ``[N]``
     (Adam, cross-entropy, shuffled batches) and score it on ``[M, T, D]`` / ``[M]``.
 
     Returns ``{"top1": %, "top5": %, "train_loss": [per epoch], "protocol": {...}}`` (plus
-    ``"predictions"`` ``[M]`` when asked).
+    ``"predictions"`` ``[M]`` when asked); ``progress("video LSTM", iterations done, total)``.
     """
     train_x, train_y = _check(train_encodings, train_labels, "train")
     test_x, test_y = _check(test_encodings, test_labels, "test")
@@ -96,6 +102,7 @@ def video_task(
     generator = torch.Generator().manual_seed(seed)
     history = []
     head.train()
+    ticker = Ticker(progress, "video LSTM", epochs * -(-train_x.shape[0] // batch_size))
     for _ in range(epochs):
         order = torch.randperm(train_x.shape[0], generator=generator)
         total, batches = 0.0, 0
@@ -106,6 +113,7 @@ def video_task(
             loss.backward()
             optimizer.step()
             total, batches = total + float(loss.detach()), batches + 1
+            ticker.advance()
         history.append(total / batches)
     head.eval()
     with torch.no_grad():
