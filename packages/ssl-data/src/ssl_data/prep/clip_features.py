@@ -20,16 +20,18 @@ import numpy as np
 from ssl_data.prep.lvis import _lvis
 from ssl_data.prep.outputs import require_file, save_npy
 
-__all__ = ["clip_text_features", "encode_texts", "feature_sum_norm", "lvis_sentence_features"]
+__all__ = ["clip_text_features", "encode_texts", "feature_sum_norm", "load_clip", "lvis_sentence_features"]
 
 
-def _open_clip(model: str, pretrained: str) -> tuple[Any, Any]:
+def load_clip(model: str, pretrained: str) -> tuple[Any, Any, Any]:
+    """``(model in eval mode, tokenizer, image preprocessing)`` of open_clip's ``model`` with
+    ``pretrained`` weights ("" = random initialisation)."""
     try:
         import open_clip
     except ImportError:
         raise ImportError("CLIP features need open_clip: pip install 'ssl-data[clip]'") from None
-    net, _, _ = open_clip.create_model_and_transforms(model, pretrained=pretrained or None)
-    return net.eval(), open_clip.get_tokenizer(model)
+    net, _, preprocess = open_clip.create_model_and_transforms(model, pretrained=pretrained or None)
+    return net.eval(), open_clip.get_tokenizer(model), preprocess
 
 
 def encode_texts(model: Any, tokenizer: Any, texts: Sequence[str], batch_size: int = 256) -> np.ndarray:
@@ -54,7 +56,7 @@ def clip_text_features(input_path: Path, output_dir: Path, model: str = "ViT-B-3
     if "{}" not in prompt:
         raise ValueError(f"prompt must contain {{}} for the category name, got {prompt!r}")
     cats = sorted(_lvis(Path(input_path))["categories"], key=lambda c: c["id"])
-    net, tokenizer = _open_clip(model, pretrained)
+    net, tokenizer, _ = load_clip(model, pretrained)
     feats = encode_texts(net, tokenizer, [prompt.format(n) for n in _names(cats)])
     tag = prompt.replace("{}", "cname").replace(" ", "+")
     out = save_npy(Path(output_dir) / f"{Path(input_path).stem}_clip_{tag}.npy", feats)
@@ -73,7 +75,7 @@ def lvis_sentence_features(input_path: Path, output_dir: Path, descriptions_path
     missing = [c["name"] for c in cats if not descriptions.get(c["name"])]
     if missing:
         raise ValueError(f"{descriptions_path} has no sentences for {len(missing)} categories, e.g. {missing[:3]}")
-    net, tokenizer = _open_clip(model, pretrained)
+    net, tokenizer, _ = load_clip(model, pretrained)
     rows = []
     for c in cats:
         mean = encode_texts(net, tokenizer, [str(s) for s in descriptions[c["name"]]]).mean(axis=0)

@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 
 from ssl_data.prep.outputs import list_images, require_dir, require_file, save_json
+from ssl_data.prep.wordnet_ids import category_wnids
 from ssl_data.sources.image_file import open_image
 
 __all__ = ["imagenet_lvis", "lvis_cat_info", "lvis_remove_rare", "sample_exemplars"]
@@ -59,24 +60,22 @@ def lvis_cat_info(input_path: Path, output_dir: Path) -> dict[str, Any]:
     return {"output": str(out), "categories": len(cats)}
 
 
-def imagenet_lvis(input_path: Path, output_dir: Path, lvis_path: Path, wnid_map: Path | None = None) -> dict[str, Any]:
+def imagenet_lvis(input_path: Path, output_dir: Path, lvis_path: Path, wnid_map: Path | None = None,
+                  wordnet_index: Path | None = None) -> dict[str, Any]:
     """The ImageNet-21K images whose class is an LVIS category (IN-L): ``-i imagenet21k_P`` (folder
     with ``train/{wnid}/*.JPEG``) + ``lvis_path`` (LVIS json) -> ``OUT/imagenet_lvis_image_info.json``
     ``{"images": [{"id", "file_name": "wnid/x.JPEG", "pos_category_ids": [lvis id], "width",
     "height"}], "categories": [...]}``. A category's wnid comes from its ``"wnid"`` field or from
-    ``wnid_map`` (json ``{synset name or category id: wnid}``; LVIS v1 gives WordNet synset names,
-    whose wnid is "n" + the 8-digit WordNet offset). MM-OVOD ``tools/create_imagenetlvis_json.py``."""
+    ``wnid_map`` (json ``{synset name or category id: wnid}``) or, for LVIS v1's WordNet synset
+    names, from WordNet 3.0's ``index.noun`` given as ``wordnet_index`` (:mod:`ssl_data.prep.wordnet_ids`).
+    MM-OVOD ``tools/create_imagenetlvis_json.py``."""
     root = require_dir(Path(input_path), "ImageNet-21K folder")
     train = root / "train" if (root / "train").is_dir() else root
     lvis = _lvis(Path(lvis_path))
     mapping = _load(Path(wnid_map), "wnid map") if wnid_map is not None else {}
-    by_wnid: dict[str, int] = {}
-    for c in lvis["categories"]:
-        wnid = c.get("wnid") or mapping.get(c.get("synset", "")) or mapping.get(str(c["id"]))
-        if wnid:
-            by_wnid[wnid] = c["id"]
+    by_wnid = category_wnids(lvis["categories"], mapping, Path(wordnet_index) if wordnet_index else None)
     if not by_wnid:
-        raise ValueError("no LVIS category has a wnid: give wnid_map (synset name -> wnid)")
+        raise ValueError("no LVIS category has a wnid: give wordnet_index (WordNet's index.noun) or wnid_map")
     images = []
     for wnid in sorted(by_wnid):
         folder = train / wnid

@@ -15,6 +15,10 @@ from ssl_data.prep.clip_features import clip_text_features, feature_sum_norm, lv
 from ssl_data.prep.color_bins import color_bins
 from ssl_data.prep.copydays import copydays
 from ssl_data.prep.download import download_dataset
+from ssl_data.prep.exemplar_classifiers import exemplar_classifiers
+from ssl_data.prep.exemplar_dict import collate_exemplars
+from ssl_data.prep.exemplar_features import exemplar_features
+from ssl_data.prep.imagenet21k import imagenet21k
 from ssl_data.prep.jigsaw_permutations import jigsaw_permutations
 from ssl_data.prep.kinetics_frames import kinetics_frames
 from ssl_data.prep.kitti_flow import kitti_flow
@@ -90,7 +94,11 @@ PREPARERS: dict[str, Callable[..., dict[str, Any]]] = {
     "lvis_remove_rare": lvis.lvis_remove_rare,
     "lvis_cat_info": lvis.lvis_cat_info,
     "imagenet_lvis": lvis.imagenet_lvis,
+    "imagenet21k": imagenet21k,
+    "collate_exemplars": collate_exemplars,
     "sample_exemplars": lvis.sample_exemplars,
+    "exemplar_features": exemplar_features,
+    "exemplar_classifiers": exemplar_classifiers,
     "clip_text_features": clip_text_features,
     "lvis_sentence_features": lvis_sentence_features,
     "feature_sum_norm": feature_sum_norm,
