@@ -58,6 +58,8 @@ def test_virb_defaults() -> None:
     v = suites.VirbImageProtocol()
     assert (v.lr, v.head_batch_size, v.epochs) == (1e-4, 32, 100)
     assert suites.VirbGridProtocol().epochs == 30
+    t = suites.TransferHeadProtocol()  # ViRB's ImageNet-v2 reuse trains the same image head
+    assert (t.lr, t.head_batch_size, t.epochs, t.layer) == (1e-4, 32, 100, "res5avg")
 
 
 @pytest.mark.parametrize("name", sorted(suites.BENCHMARKS))

@@ -45,6 +45,7 @@ from ssl_evaluation.suites.retrieval_suite import RetrievalProtocol, run_retriev
 from ssl_evaluation.suites.robustness_suite import RobustnessProtocol, run_robustness
 from ssl_evaluation.suites.suite_file import SuiteRun, load_suite, run_suite, write_suite_outputs
 from ssl_evaluation.suites.svm_suites import LowShotProtocol, SvmProtocol, run_low_shot, run_svm
+from ssl_evaluation.suites.transfer_head_suite import TransferHeadProtocol, run_transfer_head
 from ssl_evaluation.suites.virb_task_suites import (
     FlowProtocol,
     PixelFinetuneProtocol,
@@ -68,11 +69,11 @@ __all__ = [
     "run_flow", "run_pixel_finetune", "run_video", "Detectron2Missing", "Detectron2Protocol", "ExtractionProtocol",
     "FinetuneProtocol", "ImageData", "KnnProtocol", "LinearProtocol", "LowShotProtocol", "LowShotTransferProtocol",
     "MultiLayerLinearProtocol", "ProbeSuite", "ProgressFn", "ProtocolError", "RetrievalProtocol",
-    "RobustnessProtocol", "SegmentationProtocol", "SemiSupervisedProtocol", "SuiteRun", "SvmProtocol",
+    "RobustnessProtocol", "SegmentationProtocol", "SemiSupervisedProtocol", "SuiteRun", "SvmProtocol", "TransferHeadProtocol",
     "VirbGridProtocol", "VirbImageProtocol", "benchmark_pretrained", "check_detectron2_trunk", "checkpoint_trunk",
     "feature_batches", "headline_metrics", "load_protocol", "load_suite", "open_split", "probe_trunk",
     "protocol_dict", "reestimate_batchnorm", "resolve_image_size", "run_depth", "run_detection",
     "run_detectron2_suite", "run_finetune", "run_low_shot", "run_low_shot_transfer", "run_multi_layer_linear",
     "run_probes", "run_retrieval", "run_robustness", "run_segmentation", "run_semi_supervised", "run_suite",
-    "run_svm", "run_virb_grid", "run_virb_image", "split_overrides", "suite_result", "write_suite_outputs",
+    "run_svm", "run_transfer_head", "run_virb_grid", "run_virb_image", "split_overrides", "suite_result", "write_suite_outputs",
 ]

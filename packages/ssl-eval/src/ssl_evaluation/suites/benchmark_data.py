@@ -174,7 +174,7 @@ def _held_out(targets: torch.Tensor, fraction: float) -> np.ndarray:
     return mask
 
 
-def _folder(root: Path, split: str, val_fraction: float) -> tuple[Dataset, torch.Tensor, str]:
+def _folder(root: Path, split: str, val_fraction: float, held_out: bool = True) -> tuple[Dataset, torch.Tensor, str]:
     import ssl_data
 
     subdirs = ("train",) if split == "train" else ("val", "test")
@@ -194,13 +194,15 @@ def _folder(root: Path, split: str, val_fraction: float) -> tuple[Dataset, torch
         return source, targets, str(split_dir)
     source = ssl_data.ImageFolderSource(root)
     targets = _targets_of(source)
+    if not held_out:  # a test-only set: the whole class tree
+        return source, targets, f"{root} (all images)"
     mask = _held_out(targets, val_fraction)
     keep = np.flatnonzero(mask if split == "test" else ~mask)
     part = "held-out" if split == "test" else "remaining"
     return Subset(source, keep.tolist()), targets[keep], f"{root} ({split}: {part} {val_fraction:.0%} split)"
 
 
-def _resolve(data: str, split: str, val_fraction: float) -> tuple[Dataset, torch.Tensor | None, str]:
+def _resolve(data: str, split: str, val_fraction: float, held_out: bool = True) -> tuple[Dataset, torch.Tensor | None, str]:
     """(source, targets where already known, description) of ``data``'s ``split``."""
     if data in BUILTIN_DATA:
         source, name = _builtin(data, split)
@@ -215,7 +217,7 @@ def _resolve(data: str, split: str, val_fraction: float) -> tuple[Dataset, torch
         if not root.is_dir():
             raise NotADirectoryError(f"data path is not a folder: {root}")
         if not any(root.glob("*_images.npy")):
-            return _folder(root, split, val_fraction)
+            return _folder(root, split, val_fraction, held_out)
         source, name = _filelist(root, split)
     return source, None, name
 
@@ -228,12 +230,14 @@ def open_split(
     seed: int = 0,
     val_fraction: float = 0.2,
     normalize: bool = True,
+    held_out: bool = True,
 ) -> BenchmarkSplit:
     """Split ``"train"`` or ``"test"`` of ``data`` (see the module docstring), images resized and
     centre-cropped to ``image_size`` px, not decoded yet: float ``[3, S, S]`` ImageNet-normalised,
     or uint8 ``[3, S, S]`` with ``normalize=False``.
 
-    ``limit`` keeps that many train images, class-balanced and seeded
+    ``held_out=False`` reads a single class tree whole instead of holding out ``val_fraction``
+    (a test-only set such as ImageNet-v2). ``limit`` keeps that many train images, class-balanced and seeded
     (``ssl_data.sources.data_limit_indices(..., balanced=True)``; 0 keeps all).
 
     Raises:
@@ -246,7 +250,7 @@ def open_split(
         raise ValueError(f"split must be 'train' or 'test', got {split!r}")
     if image_size < 1:
         raise ValueError(f"image_size must be >= 1, got {image_size}")
-    source, targets, name = _resolve(data, split, val_fraction)
+    source, targets, name = _resolve(data, split, val_fraction, held_out)
     base = source.dataset if isinstance(source, Subset) else source
     classes = [str(c) for c in getattr(base, "classes", [])] if isinstance(base, ssl_data.ImageFolderSource) else []
     if targets is None:

@@ -28,6 +28,7 @@ from ssl_evaluation.suites.protocols import ProbeSuite
 from ssl_evaluation.suites.retrieval_suite import RetrievalProtocol, run_retrieval
 from ssl_evaluation.suites.robustness_suite import RobustnessProtocol, run_robustness
 from ssl_evaluation.suites.svm_suites import LowShotProtocol, SvmProtocol, run_low_shot, run_svm
+from ssl_evaluation.suites.transfer_head_suite import TransferHeadProtocol, run_transfer_head
 from ssl_evaluation.suites.virb_task_suites import (
     FlowProtocol,
     PixelFinetuneProtocol,
@@ -133,6 +134,11 @@ BENCHMARKS: dict[str, Benchmark] = {
     "virb-flow": Benchmark("ViRB optical flow: a decoder on both frames' frozen maps, EPE and Fl-all",
                            FlowProtocol, run_flow, ("virb-flow/epe", "virb-flow/fl_all"),
                            "DIR/{train,val}/first/NAME.png + second/NAME.png + flow/NAME.npy ([H, W, 2])", None),
+    "transfer-head": Benchmark("ViRB test-only transfer: a head trained on --data, scored on test_data (ImageNet-v2)",
+                               TransferHeadProtocol, run_transfer_head,
+                               ("transfer-head/top1", "transfer-head/top5", "transfer-head/source/top1"),
+                               f"the train source ({CLASSIFICATION_DATA}); the test-only set is test_data=FOLDER "
+                               "(class folders named as the train classes or by class index)", None, ("test_data",)),
 }
 
 
