@@ -16,7 +16,7 @@ import typer  # noqa: E402
 
 from ssl_cli.benchmark_commands import benchmark_app, extract  # noqa: E402
 from ssl_cli.data_commands import data_app  # noqa: E402
-from ssl_cli.errors import EXPECTED_ERRORS, UsageError, fail  # noqa: E402
+from ssl_cli.errors import EXPECTED_ERRORS, UsageError, fail, from_ctrl_c, interrupted  # noqa: E402
 from ssl_cli.run_folder import check_out_dir  # noqa: E402
 
 __all__ = ["app", "main"]
@@ -290,7 +290,11 @@ def main(argv: list[str] | None = None) -> None:
     except EXPECTED_ERRORS as exc:
         fail(str(exc))
     except KeyboardInterrupt:
-        fail("interrupted; checkpoints written so far are kept in OUT/checkpoints; continue with --resume", code=130)
+        interrupted()
+    except SystemExit as exc:
+        if exc.code == 130 and from_ctrl_c(exc):  # typer's silent exit for Ctrl-C
+            interrupted()
+        raise
     except RuntimeError as exc:
         _trainer_stop(exc)
         raise  # anything else is a bug and keeps its traceback
