@@ -19,7 +19,7 @@ FINAL_NAME = "final.pt"
 
 
 def _heads(state: TrainState) -> list[Any]:
-    return [head for chain in state.method.model.heads for head in chain]
+    return [head for chain in state.method.export_model.heads for head in chain]
 
 
 def save_train_checkpoint(
@@ -32,7 +32,7 @@ def save_train_checkpoint(
 ) -> Path:
     """Write the model (and, by default, the whole resume state) atomically to ``path``."""
     payload = ckpt_format.model_payload(
-        state.method.model.trunk, heads=_heads(state), recipe={"name": recipe_name, "config": config}
+        state.method.trunk, heads=_heads(state), recipe={"name": recipe_name, "config": config}
     )
     if with_train_state:
         payload["train_state"] = state.state_dict(rank_states)

@@ -307,7 +307,7 @@ def _train(
         if cfg.monitor.knn_every_epochs > 0:
             sets = data.monitor_sets(cfg.monitor.train_samples, cfg.monitor.test_samples, 512, cfg.train.seed)
             if sets is not None:
-                all_hooks.append(KNNMonitorHook(method.model.trunk, sets[0], sets[1], device,
+                all_hooks.append(KNNMonitorHook(method.trunk, sets[0], sets[1], device,
                                                 cfg.monitor.knn_every_epochs, cfg.monitor.k, cfg.monitor.temperature))  # fmt: skip
         all_hooks.append(ProgressHook(enabled=progress))
         if cfg.train.tensorboard:
@@ -421,7 +421,7 @@ def _train(
         method.model = unshard_into(method.model, spec.build(cfg).model)
     if info.is_main:
         save_train_checkpoint(state, spec.name, config_dict, out / "checkpoints" / FINAL_NAME, with_train_state=False)
-    trunk = method.model.trunk.to("cpu", memory_format=torch.contiguous_format).eval()
+    trunk = method.trunk.to("cpu", memory_format=torch.contiguous_format).eval()
     history = state.loss_history
     tail = history[-steps_per_epoch:] if history else [float("nan")]
     if data.num_invalid:

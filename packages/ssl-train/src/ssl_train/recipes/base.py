@@ -142,9 +142,16 @@ class Method(nn.Module):
         """Before the first step of every epoch (not again when resuming inside it)."""
 
     @property
+    def export_model(self) -> ssl_models.SSLModel:
+        """The model a run exports (``final.pt``, the benchmarks, the online kNN monitor): the
+        online model by default; methods whose published evaluation uses the teacher (DINO)
+        return their EMA teacher's model."""
+        return self.model
+
+    @property
     def trunk(self) -> ssl_models.Trunk:
-        """The trunk benchmarks evaluate."""
-        return self.model.trunk
+        """The trunk benchmarks evaluate (``export_model.trunk``)."""
+        return self.export_model.trunk
 
 
 @dataclass(frozen=True)

@@ -184,6 +184,12 @@ class DINOMethod(Method):
     def after_optimizer_step(self, ctx: StepContext) -> None:
         self.teacher.update(self.model, ctx.values["momentum"])
 
+    @property
+    def export_model(self) -> ssl_models.SSLModel:
+        """The EMA teacher: DINO evaluates and releases the teacher, which is ahead of the student
+        through training (Caron et al. 2021, section 5.1 and their released checkpoints)."""
+        return self.teacher.module
+
 
 DINO = Recipe(
     name="dino",
