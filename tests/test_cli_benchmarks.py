@@ -111,6 +111,11 @@ def test_suite_runs_every_benchmark_and_writes_one_table(files, capsys):
     out = root / "suite-out"
     proc = run_ssl("benchmark", "suite", str(suite), "--out", str(out))
     assert proc.returncode == 0, proc.stderr
+    # no terminal: every long stage ends with one plain progress line (tests/test_cli_progress.py: the bars)
+    for stage in ("features (train)", "kNN search", "linear probe", "k-means", "multi-layer linear", "linear grid",
+                  "SVMs (classes)", "low-shot SVMs", "fine-tuning", "fine-tuning (test)", "imagenet-r",
+                  "descriptors (queries)", "descriptors (database)", "detection (train)", "detection (test)"):
+        assert f"\n{stage}: " in proc.stderr and "done in" in proc.stderr, stage
     results = json.loads((out / "results.json").read_text())
     runs = {r["name"]: r for r in results["runs"]}
     assert len(runs) == 13 and "colour-svm" in runs

@@ -87,6 +87,7 @@ def test_a_real_detectron2_run_on_a_tiny_voc_layout_returns_its_metrics(tmp_path
         "benchmark", "detectron2", "-c", ckpt, "--out", out, "recipe=voc07_r50_c4", "max_iter=2", "ims_per_batch=2",
         "norm=BN", "min_size=64", "precise_bn_iters=1", "num_workers=0", f"datasets_root={tmp_path / 'datasets'}")
     assert code == 0, stderr
+    assert "detectron2 (train): 2/2, " in stderr and "done in" in stderr  # its iterations, as a progress line
     config = yaml.safe_load((out / "config.yaml").read_text())
     assert config["MODEL"]["DEVICE"] == "cpu" and config["SOLVER"]["MAX_ITER"] == 2
     assert config["MODEL"]["RESNETS"]["RES2_OUT_CHANNELS"] == 32 and config["MODEL"]["RESNETS"]["STEM_OUT_CHANNELS"] == 8

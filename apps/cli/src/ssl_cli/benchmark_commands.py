@@ -13,7 +13,7 @@ import click
 import typer
 from typer.core import TyperGroup
 
-from ssl_cli.errors import UsageError
+from ssl_cli.errors import UsageError, fail
 from ssl_cli.progress_bar import progress_bar
 
 __all__ = ["benchmark_app", "extract"]
@@ -39,6 +39,8 @@ CHECKPOINT = typer.Option(..., "--checkpoint", "-c", help="A checkpoint written 
 OUT = typer.Option(None, "--out", help="Write OUT/results.json.", show_default="print the JSON")
 CONFIG = typer.Option(None, "--config", help="YAML file of protocol values (applied before the overrides).")
 PROGRESS = typer.Option(True, "--progress/--no-progress", help="Progress bars on stderr.")
+DOWNLOAD = typer.Option(False, "--download", help="Fetch a missing cifar10/cifar100/stl10/svhn/mnist with torchvision "
+                        "(network; $SSL_DATA_DOWNLOAD_TIMEOUT s per step, default 15).")
 OVERRIDES = typer.Argument(None, help="Dotted key=value protocol overrides (defaults below).", show_default=False)
 
 
@@ -46,6 +48,17 @@ def _check_out(out: Optional[Path]) -> None:
     """Bad output paths fail before any computation."""
     if out is not None and out.exists() and not out.is_dir():
         raise NotADirectoryError(f"output path exists and is not a folder: {out}")
+
+
+def _download(data: str) -> None:
+    """``--download``: fetch the torchvision data set ``data`` names (one line when that fails)."""
+    from ssl_data.prep import DownloadError
+    from ssl_evaluation import suites
+
+    try:
+        suites.download_data(data)
+    except DownloadError as exc:
+        fail(str(exc))
 
 
 def _finish(name: str, result: dict[str, Any], out: Optional[Path]) -> None:
@@ -82,10 +95,12 @@ def _benchmark_command(name: str) -> None:
     data_option = typer.Option(bench.data_default or ..., "--data", help="The data set (see below).")
 
     def command(checkpoint: Path = CHECKPOINT, data: str = data_option, out: Optional[Path] = OUT,
-                config_file: Optional[Path] = CONFIG, progress: bool = PROGRESS,
+                config_file: Optional[Path] = CONFIG, progress: bool = PROGRESS, download: bool = DOWNLOAD,
                 overrides: Optional[List[str]] = OVERRIDES) -> None:
         protocol = suites.load_protocol(bench.protocol(), list(overrides or []), config_file)
         _check_out(out)
+        if download:
+            _download(data)
         with progress_bar(progress) as bar:
             result = bench.run(checkpoint, data, protocol, bar)
         _finish(name, result, out)
@@ -123,6 +138,7 @@ def detectron2(
     checkpoint: Path = CHECKPOINT,
     out: Path = typer.Option(..., "--out", help="Folder for model_final.pkl, config.yaml, detectron2/ and results.json."),
     config_file: Optional[Path] = CONFIG,
+    progress: bool = PROGRESS,
     overrides: Optional[List[str]] = OVERRIDES,
 ) -> None:
     """Detection transfer through detectron2 (VISSL's recipes; detectron2 is not on PyPI).
@@ -153,7 +169,8 @@ def detectron2(
         if created:  # a checkpoint that does not convert leaves no empty run folder behind
             out.rmdir()
         raise
-    result = suites.run_detectron2_suite(out / "model_final.pkl", out, p, checkpoint)
+    with progress_bar(progress) as bar:
+        result = suites.run_detectron2_suite(out / "model_final.pkl", out, p, checkpoint, bar)
     typer.echo(f"wrote {result['files']['weights']} and {result['files']['config']}")
     if not p.prepare_only:
         results = {"benchmark": "detectron2", "benchmarks": result.pop("metrics"), **result}
@@ -199,6 +216,7 @@ def extract(
     image_size: int = typer.Option(0, "--image-size", help="Image side.", show_default="the checkpoint's recipe, else 224"),
     batch_size: int = typer.Option(512, "--batch-size", help="Images per forward pass."),
     progress: bool = PROGRESS,
+    download: bool = DOWNLOAD,
 ) -> None:
     """Extract trunk features of the train and test splits to disk (reload with ssl_evaluation.load_features).
 
@@ -213,6 +231,8 @@ def extract(
     if batch_size < 1:
         raise UsageError(f"--batch-size must be >= 1, got {batch_size}")
     _check_out(out)
+    if download:
+        _download(data)
     trunk, trained = suites.checkpoint_trunk(checkpoint)
     size = suites.resolve_image_size(image_size, trained)
     forward = ssl_evaluation.layer_forward(trunk, names)

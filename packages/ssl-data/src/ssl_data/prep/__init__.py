@@ -3,7 +3,7 @@
 from ssl_data.prep.benchmark_filelists import VOC_CLASSES, VOC_LIST_TO_TARGET
 from ssl_data.prep.color_bins import colorization_bins
 from ssl_data.prep.copydays import COPYDAYS_CROPS, COPYDAYS_JPEG_QUALITIES, copydays_split
-from ssl_data.prep.download import DOWNLOADS, DownloadError, download_dataset, download_urls
+from ssl_data.prep.download import DOWNLOADS, DownloadError, download_dataset, download_torchvision_dataset, download_urls
 from ssl_data.prep.jigsaw_permutations import generate_jigsaw_permutations
 from ssl_data.prep.low_shot import sample_voc_low_shot
 from ssl_data.prep.registry import PREPARERS, prepare, preparer_options
@@ -19,6 +19,7 @@ __all__ = [
     "colorization_bins",
     "copydays_split",
     "download_dataset",
+    "download_torchvision_dataset",
     "download_urls",
     "generate_jigsaw_permutations",
     "prepare",

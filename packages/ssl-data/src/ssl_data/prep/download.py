@@ -9,10 +9,12 @@ folder and raises :class:`DownloadError` with one line, leaving the input folder
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import os
 import shutil
 import socket
+import sys
 import tarfile
 import threading
 import urllib.error
@@ -23,7 +25,14 @@ import zlib
 from pathlib import Path
 
 from ssl_data.atomic_files import make_temp_dir
-from ssl_data.prep.torchvision_fetch import MD5, ChecksumMismatch, decompress_gz, extract_rar, fetch_with_torchvision
+from ssl_data.prep.torchvision_fetch import (
+    MD5,
+    ChecksumMismatch,
+    decompress_gz,
+    extract_rar,
+    fetch_with_torchvision,
+    socket_timeout,
+)
 
 __all__ = [
     "DEFAULT_TIMEOUT",
@@ -33,6 +42,7 @@ __all__ = [
     "TORCHVISION_FETCHED",
     "DownloadError",
     "download_dataset",
+    "download_torchvision_dataset",
     "download_urls",
 ]
 
@@ -330,3 +340,77 @@ def download_dataset(name: str, input_path: str | Path, *, mirror: str | None = 
         raise
     shutil.rmtree(staging, ignore_errors=True)
     return urls
+
+
+def _torchvision_urls(cls: type, split: str) -> list[str]:
+    """The URLs torchvision's ``cls`` downloads ``split`` from (their hosts are looked up first)."""
+    if hasattr(cls, "split_list"):  # SVHN: one .mat file per split
+        return [cls.split_list[split][0]]
+    if hasattr(cls, "mirrors"):  # MNIST: the first mirror is tried first
+        return [str(cls.mirrors[0])]
+    return [str(cls.url)]
+
+
+def download_torchvision_dataset(name: str, root: str | Path, splits: tuple[str, ...] = ("train", "test"), *,
+                                 timeout: float | None = None) -> list[str]:
+    """Fetch ``splits`` of a torchvision data set (cifar10, cifar100, stl10, svhn, mnist,
+    fashion_mnist) into ``root`` in the layout :class:`~ssl_data.TorchvisionSource` reads, with
+    torchvision's own downloader (tqdm progress bar on stderr, the published MD5 checked), all or
+    nothing: the files land in a staging folder inside ``root`` and are moved in only when every
+    split arrived and opens.
+
+    Splits already under ``root`` are not fetched again. ``timeout`` (default
+    ``$SSL_DATA_DOWNLOAD_TIMEOUT``, else 15 s) bounds the name lookup, each connection and each
+    read. Returns the splits fetched.
+
+    Raises:
+        DownloadError: one line (no network, timeout, HTTP error, checksum); ``root`` is left as it was.
+        ValueError: an unknown data set or split, or a bad timeout.
+    """
+    from ssl_data.sources.torchvision_local import TORCHVISION_DATASETS, TorchvisionSource
+
+    key = name.lower().replace("-", "_")
+    if key not in TORCHVISION_DATASETS:
+        raise ValueError(f"no torchvision download for {name!r}; supported: {', '.join(TORCHVISION_DATASETS)}")
+    cls, split_arg, known, _ = TORCHVISION_DATASETS[key]
+    seconds = _timeout(timeout)
+    root = Path(root)
+    if root.exists() and not root.is_dir():
+        raise NotADirectoryError(f"download folder is not a folder: {root}")
+    missing = []
+    for split in splits:
+        if split not in known:
+            raise ValueError(f"{key} has splits {', '.join(known)}, got {split!r}")
+        try:
+            TorchvisionSource(key, root, split)
+        except FileNotFoundError:
+            missing.append(split)
+    if not missing:
+        return []
+    created = root  # the outermost folder this call creates, removed again on failure
+    while not created.parent.exists():
+        created = created.parent
+    created = None if root.exists() else created
+    staging = make_temp_dir(root, "download")
+    try:
+        for split in missing:
+            for url in _torchvision_urls(cls, split):
+                parts = urllib.parse.urlsplit(url)
+                if parts.hostname and not _uses_proxy(url, parts.hostname):
+                    _resolve(url, parts.hostname, parts.port or {"http": 80, "https": 443}[parts.scheme], seconds)
+            kwargs = {"train": split == "train"} if split_arg == "train" else {"split": split}
+            # torchvision prints "Downloading URL to PATH" on stdout, where the CLI writes results
+            try:
+                with socket_timeout(seconds), contextlib.redirect_stdout(sys.stderr):
+                    cls(str(staging), download=True, **kwargs)
+            except (urllib.error.URLError, OSError, http.client.HTTPException, RuntimeError) as e:
+                reason = " ".join(str(e).split()) if isinstance(e, RuntimeError) else _describe(e, seconds)
+                raise DownloadError(f"download of {key} ({split}) failed: {reason}; nothing was written") from None
+        _merge(staging, root)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        if created is not None:
+            shutil.rmtree(created, ignore_errors=True)
+        raise
+    shutil.rmtree(staging, ignore_errors=True)
+    return missing

@@ -17,9 +17,11 @@ import shutil
 import socket
 import subprocess
 import zlib
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
-__all__ = ["ChecksumMismatch", "MD5", "decompress_gz", "extract_rar", "fetch_with_torchvision"]
+__all__ = ["ChecksumMismatch", "MD5", "decompress_gz", "extract_rar", "fetch_with_torchvision", "socket_timeout"]
 
 #: official file name -> MD5 published by torchvision's dataset classes (``torchvision.datasets``:
 #: GTSRB, SUN397, INaturalist "2018", PCAM); files without an entry are checked for size only by
@@ -44,6 +46,19 @@ class ChecksumMismatch(ValueError):
     """The downloaded file's MD5 is not the published one (a wrong mirror or a corrupt file)."""
 
 
+@contextmanager
+def socket_timeout(seconds: float) -> Iterator[None]:
+    """The socket module's default time-out set to ``seconds`` inside the block (restored after):
+    torchvision's downloaders open connections without one, so each connection and read of theirs
+    then fails after that long instead of hanging."""
+    previous = socket.getdefaulttimeout()
+    socket.setdefaulttimeout(seconds)
+    try:
+        yield
+    finally:
+        socket.setdefaulttimeout(previous)
+
+
 def fetch_with_torchvision(url: str, dest: Path, timeout: float, md5: str | None = None) -> Path:
     """Download ``url`` to ``dest`` with ``torchvision.datasets.utils.download_url`` (tqdm
     progress bar on stderr), every connection and read bounded by ``timeout`` seconds.
@@ -55,12 +70,8 @@ def fetch_with_torchvision(url: str, dest: Path, timeout: float, md5: str | None
     from torchvision.datasets.utils import calculate_md5, download_url
 
     dest = Path(dest)
-    previous = socket.getdefaulttimeout()
-    socket.setdefaulttimeout(timeout)
-    try:
+    with socket_timeout(timeout):
         download_url(url, str(dest.parent), filename=dest.name, md5=None)
-    finally:
-        socket.setdefaulttimeout(previous)
     if md5 is not None:
         got = calculate_md5(dest)
         if got != md5:

@@ -5,7 +5,14 @@ trunk plus data and return ``{metrics, protocol, data, checkpoint, seconds}``.
 :data:`BENCHMARKS` lists them (``ssl benchmark NAME``); suite files run many at once."""
 
 from ssl_evaluation.suites.batchnorm import reestimate_batchnorm
-from ssl_evaluation.suites.benchmark_data import BUILTIN_DATA, TORCHVISION_DATA, BenchmarkSplit, feature_batches, open_split
+from ssl_evaluation.suites.benchmark_data import (
+    BUILTIN_DATA,
+    TORCHVISION_DATA,
+    BenchmarkSplit,
+    download_data,
+    feature_batches,
+    open_split,
+)
 from ssl_evaluation.suites.benchmark_list import BENCHMARKS, Benchmark, headline_metrics
 from ssl_evaluation.suites.checkpoint_trunk import checkpoint_trunk, resolve_image_size
 from ssl_evaluation.suites.detection_suite import DetectionProtocol, run_detection
@@ -71,7 +78,7 @@ __all__ = [
     "MultiLayerLinearProtocol", "ProbeSuite", "ProgressFn", "ProtocolError", "RetrievalProtocol",
     "RobustnessProtocol", "SegmentationProtocol", "SemiSupervisedProtocol", "SuiteRun", "SvmProtocol", "TransferHeadProtocol",
     "VirbGridProtocol", "VirbImageProtocol", "benchmark_pretrained", "check_detectron2_trunk", "checkpoint_trunk",
-    "feature_batches", "headline_metrics", "load_protocol", "load_suite", "open_split", "probe_trunk",
+    "download_data", "feature_batches", "headline_metrics", "load_protocol", "load_suite", "open_split", "probe_trunk",
     "protocol_dict", "reestimate_batchnorm", "resolve_image_size", "run_depth", "run_detection",
     "run_detectron2_suite", "run_finetune", "run_low_shot", "run_low_shot_transfer", "run_multi_layer_linear",
     "run_probes", "run_retrieval", "run_robustness", "run_segmentation", "run_semi_supervised", "run_suite",

@@ -6,7 +6,8 @@
   ``digits``;
 * ``cifar10``, ``cifar100``, ``stl10``, ``svhn``, ``mnist``: torchvision's official files, as
   ``NAME:ROOT`` (``ROOT`` holds e.g. ``cifar-10-batches-py/``) or ``NAME`` alone for
-  ``$SSL_DATA_ROOT/NAME`` (default ``~/.cache/ssl-data/NAME``); nothing is downloaded;
+  ``$SSL_DATA_ROOT/NAME`` (default ``~/.cache/ssl-data/NAME``); nothing is downloaded unless
+  asked for with :func:`download_data` (``--download``);
 * ``catalog:NAME``: an ssl-data catalog entry;
 * a folder written by a preparer (``ssl data prepare ...``): ``{split}_images.npy`` +
   ``{split}_labels.npy`` (class ids ``[N]`` or a VOC / COCO matrix ``[N, C]``);
@@ -33,7 +34,9 @@ from torch.utils.data import DataLoader, Dataset, Subset
 
 from ssl_evaluation.progress import ProgressFn, tracked
 
-__all__ = ["BUILTIN_DATA", "CATALOG_PREFIX", "TORCHVISION_DATA", "BenchmarkSplit", "feature_batches", "open_split"]
+__all__ = [
+    "BUILTIN_DATA", "CATALOG_PREFIX", "TORCHVISION_DATA", "BenchmarkSplit", "download_data", "feature_batches", "open_split",
+]
 
 BUILTIN_DATA = ("fashion-mnist", "digits")
 TORCHVISION_DATA = ("cifar10", "cifar100", "stl10", "svhn", "mnist")
@@ -123,14 +126,46 @@ def _builtin(data: str, split: str) -> tuple[Dataset, str]:
     return ssl_data.TensorImageDataset(images, labels, name="digits"), name
 
 
-def _torchvision(data: str, split: str) -> tuple[Dataset, str]:
-    import ssl_data
-
+def _torchvision_root(data: str) -> tuple[str, Path]:
+    """``NAME[:ROOT]`` -> (name, root folder; ``$SSL_DATA_ROOT/NAME`` by default)."""
     name, _, root = data.partition(":")
     if not root:
         base = os.environ.get("SSL_DATA_ROOT") or str(Path("~/.cache/ssl-data").expanduser())
         root = str(Path(base) / name)
-    return ssl_data.TorchvisionSource(name, Path(root).expanduser(), split), f"{name} ({root}, {split})"
+    return name, Path(root).expanduser()
+
+
+def _torchvision(data: str, split: str) -> tuple[Dataset, str]:
+    import ssl_data
+
+    name, root = _torchvision_root(data)
+    try:
+        return ssl_data.TorchvisionSource(name, root, split), f"{name} ({root}, {split})"
+    except FileNotFoundError as exc:
+        from ssl_data.sources import TORCHVISION_DATASETS
+
+        layout = TORCHVISION_DATASETS[name][3]
+        raise FileNotFoundError(f"{name} is not in {root} (expected {layout}); add --download to fetch it with "
+                                f"torchvision (network), or give {name}:FOLDER where it is") from exc
+
+
+def download_data(data: str, timeout: float | None = None) -> list[str]:
+    """Fetch the train and test splits of a torchvision data set named by ``data`` (``NAME`` or
+    ``NAME:ROOT``, as :func:`open_split` reads it) when they are missing, with torchvision's
+    downloader: progress bar, published MD5, every lookup / connection / read bounded by
+    ``timeout`` (default ``$SSL_DATA_DOWNLOAD_TIMEOUT``, else 15 s), all or nothing. Returns the
+    splits fetched (empty when both were there).
+
+    Raises:
+        ssl_data.prep.DownloadError: one line (no network, timeout, checksum).
+        ValueError: ``data`` is not one of :data:`TORCHVISION_DATA`.
+    """
+    from ssl_data.prep import download_torchvision_dataset
+
+    if data.split(":", 1)[0] not in TORCHVISION_DATA:
+        raise ValueError(f"--download fetches {', '.join(TORCHVISION_DATA)} (NAME or NAME:ROOT); {data!r} is not one of them")
+    name, root = _torchvision_root(data)
+    return download_torchvision_dataset(name, root, ("train", "test"), timeout=timeout)
 
 
 def _filelist(root: Path, split: str) -> tuple[Dataset, str]:
