@@ -26,8 +26,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from ssl_data.prep.lvis import _load, _lvis
-from ssl_data.prep.outputs import require_dir, require_file, save_json
+from ssl_data.prep.lvis import _lvis
+from ssl_data.prep.outputs import read_json, require_dir, require_file, save_json
 
 __all__ = ["EXEMPLAR_SOURCES", "collate_exemplars"]
 
@@ -79,7 +79,7 @@ def _lvis_exemplars(root: Path, data: dict[str, Any], min_area: float) -> dict[i
 
 
 def _imagenet_exemplars(root: Path) -> dict[int, list[dict[str, Any]]]:
-    info = _load(root / "annotations" / "imagenet_lvis_image_info.json", "ImageNet-LVIS image info")
+    info = read_json(root / "annotations" / "imagenet_lvis_image_info.json", "ImageNet-LVIS image info")
     if not isinstance(info, dict) or not isinstance(info.get("images"), list):
         raise ValueError(f"{root / 'annotations/imagenet_lvis_image_info.json'} has no list of images")
     train = root / "imagenet21k_P" / "train"
@@ -92,8 +92,8 @@ def _imagenet_exemplars(root: Path) -> dict[int, list[dict[str, Any]]]:
 
 
 def _visual_genome_exemplars(root: Path, synsets: dict[str, int], min_area: float) -> dict[int, list[dict[str, Any]]]:
-    objects = _load(root / "objects.json", "Visual Genome objects.json")
-    images = _load(root / "image_data.json", "Visual Genome image_data.json")
+    objects = read_json(root / "objects.json", "Visual Genome objects.json")
+    images = read_json(root / "image_data.json", "Visual Genome image_data.json")
     if not isinstance(objects, list) or not isinstance(images, list):
         raise ValueError(f"{root}: objects.json and image_data.json must be JSON lists")
     files = {}

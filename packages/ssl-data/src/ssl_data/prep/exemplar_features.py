@@ -15,7 +15,6 @@ open_clip names (MM-OVOD: ``ViT-B-32`` / ``openai``; the weights are open_clip's
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
@@ -24,7 +23,7 @@ from typing import Any
 import numpy as np
 
 from ssl_data.prep.clip_features import load_clip
-from ssl_data.prep.outputs import require_file, save_npy
+from ssl_data.prep.outputs import read_json, require_file, save_npy
 from ssl_data.sources.image_file import open_image
 
 __all__ = ["exemplar_crop", "exemplar_embeddings", "exemplar_features", "exemplar_views", "tta_embedding"]
@@ -106,10 +105,7 @@ def exemplar_embeddings(exemplars: Mapping[str, Sequence[Mapping[str, Any]]], mo
 
 
 def _categories(path: Path) -> dict[str, list[Any]]:
-    try:
-        data = json.loads(require_file(path, "exemplar dictionary").read_text())
-    except (ValueError, UnicodeDecodeError) as e:
-        raise ValueError(f"{path} is not valid JSON ({str(e).splitlines()[0]})") from None
+    data = read_json(path, "exemplar dictionary")
     if not isinstance(data, dict) or not all(isinstance(v, list) for v in data.values()):
         raise ValueError(f"{path} must map each category to a list of exemplars")
     if all(str(k).lstrip("-").isdigit() for k in data):  # category ids: rows in id order

@@ -3,28 +3,20 @@ the ImageNet-21K subset overlapping LVIS, and exemplar sampling."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from ssl_data.prep.outputs import list_images, require_dir, require_file, save_json
+from ssl_data.prep.outputs import list_images, read_json, require_dir, save_json
 from ssl_data.prep.wordnet_ids import category_wnids
 from ssl_data.sources.image_file import open_image
 
 __all__ = ["imagenet_lvis", "lvis_cat_info", "lvis_remove_rare", "sample_exemplars"]
 
 
-def _load(path: Path, what: str) -> Any:
-    try:
-        return json.loads(require_file(Path(path), what).read_text())
-    except ValueError as e:
-        raise ValueError(f"{path} is not valid JSON ({e})") from None
-
-
 def _lvis(path: Path) -> dict[str, Any]:
-    data = _load(path, "LVIS annotation file")
+    data = read_json(path, "LVIS annotation file")
     if not isinstance(data, dict) or not {"categories", "annotations", "images"} <= set(data):
         raise ValueError(f"{path} is not an LVIS annotation file (needs images, annotations, categories)")
     return data
@@ -72,7 +64,7 @@ def imagenet_lvis(input_path: Path, output_dir: Path, lvis_path: Path, wnid_map:
     root = require_dir(Path(input_path), "ImageNet-21K folder")
     train = root / "train" if (root / "train").is_dir() else root
     lvis = _lvis(Path(lvis_path))
-    mapping = _load(Path(wnid_map), "wnid map") if wnid_map is not None else {}
+    mapping = read_json(Path(wnid_map), "wnid map") if wnid_map is not None else {}
     by_wnid = category_wnids(lvis["categories"], mapping, Path(wordnet_index) if wordnet_index else None)
     if not by_wnid:
         raise ValueError("no LVIS category has a wnid: give wordnet_index (WordNet's index.noun) or wnid_map")
@@ -100,7 +92,7 @@ def sample_exemplars(input_path: Path, output_dir: Path, k: int = 5, seed: int =
     category has fewer). MM-OVOD ``tools/sample_exemplars.py -K``."""
     if k < 1:
         raise ValueError(f"k must be >= 1, got {k}")
-    data = _load(Path(input_path), "exemplar dictionary")
+    data = read_json(Path(input_path), "exemplar dictionary")
     if not isinstance(data, dict) or not all(isinstance(v, list) for v in data.values()):
         raise ValueError(f"{input_path} must map each category to a list of exemplars")
     rng = np.random.default_rng(seed)

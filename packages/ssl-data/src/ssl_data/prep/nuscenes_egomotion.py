@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 import math
 from pathlib import Path
 from typing import Any
@@ -36,7 +35,7 @@ from typing import Any
 import numpy as np
 
 from ssl_data.atomic_files import write_atomically
-from ssl_data.prep.outputs import require_dir, require_file
+from ssl_data.prep.outputs import read_json, require_dir, require_file
 
 __all__ = ["NUSCENES_MOTIONS", "NUSCENES_TABLES", "nuscenes_egomotion", "relative_motion"]
 
@@ -58,11 +57,8 @@ _TARGETS = {"motion": ("motion",), "yaw": ("yaw_deg",), "pose": ("forward_m", "l
 
 def _table(folder: Path, name: str) -> dict[str, dict[str, Any]]:
     """``{token: record}`` of ``folder/name.json``; ValueError naming the file for anything else."""
-    path = require_file(folder / f"{name}.json", f"nuScenes table {name}.json")
-    try:
-        records = json.loads(path.read_text())
-    except (ValueError, UnicodeDecodeError) as e:
-        raise ValueError(f"{path} is not valid JSON ({str(e).splitlines()[0]})") from None
+    path = folder / f"{name}.json"
+    records = read_json(path, f"nuScenes table {name}.json")
     if not isinstance(records, list):
         raise ValueError(f"{path} must be a JSON list of records, got {type(records).__name__}")
     out = {}
@@ -134,11 +130,8 @@ def _metadata_folder(root: Path, version: str) -> Path:
 def _scene_split(names: list[str], split_file: Path | None, val_fraction: float, seed: int) -> dict[str, str]:
     """scene name -> "train" / "val" (scenes in neither are left out)."""
     if split_file is not None:
-        path = require_file(Path(split_file), "nuScenes split file")
-        try:
-            spec = json.loads(path.read_text())
-        except (ValueError, UnicodeDecodeError) as e:
-            raise ValueError(f"{path} is not valid JSON ({str(e).splitlines()[0]})") from None
+        path = Path(split_file)
+        spec = read_json(path, "nuScenes split file")
         if not isinstance(spec, dict) or not all(isinstance(spec.get(k), list) for k in ("train", "val")):
             raise ValueError(f"{path} must hold lists 'train' and 'val' of scene names")
         both = set(spec["train"]) & set(spec["val"])

@@ -19,6 +19,7 @@ __all__ = [
     "IMAGE_EXTENSIONS",
     "link_or_copy",
     "list_images",
+    "read_json",
     "require_dir",
     "require_file",
     "save_json",
@@ -38,6 +39,15 @@ def require_file(path: Path, what: str) -> Path:
     if not path.is_file():
         raise FileNotFoundError(f"{what} not found: {path}")
     return path
+
+
+def read_json(path: Path, what: str) -> Any:
+    """The parsed JSON file ``path``: FileNotFoundError naming ``what`` when it is missing,
+    ValueError naming the file when it does not parse."""
+    try:
+        return json.loads(require_file(Path(path), what).read_text())
+    except ValueError as e:  # JSONDecodeError and UnicodeDecodeError
+        raise ValueError(f"{path} is not valid JSON ({str(e).splitlines()[0] if str(e) else type(e).__name__})") from None
 
 
 def require_dir(path: Path, what: str) -> Path:

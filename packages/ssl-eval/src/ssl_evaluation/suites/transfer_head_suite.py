@@ -16,7 +16,6 @@ the ImageNet head). A linear head is trained on ``data``'s train split (ViRB's i
 
 from __future__ import annotations
 
-import json
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -62,10 +61,9 @@ def head_label_map(test_classes: list[str], train_classes: list[str], num_classe
         path = Path(rule).expanduser()
         if not path.is_file():
             raise FileNotFoundError(f"label_map must be auto, name, index or a JSON file; file not found: {path}")
-        try:
-            table = json.loads(path.read_text())
-        except (ValueError, UnicodeDecodeError) as e:
-            raise ValueError(f"label_map file {path} is not valid JSON ({str(e).splitlines()[0]})") from None
+        from ssl_data.prep.outputs import read_json
+
+        table = read_json(path, "label_map file")
         if not isinstance(table, dict):
             raise ValueError(f"label_map file {path} must map test folder names to head classes")
         missing = [c for c in test_classes if c not in table]
