@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import multiprocessing
 import sys
+import warnings
 from collections.abc import Callable
 from typing import Any
 
@@ -29,6 +30,11 @@ class SSLDataLoader(StatefulDataLoader):
     """
 
     sampler: StatefulDistributedSampler
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        with warnings.catch_warnings():  # torchdata 0.11 calls torch.set_vital, deprecated in torch 2.14
+            warnings.filterwarnings("ignore", message="'set_vital' is deprecated", category=UserWarning)
+            super().__init__(*args, **kwargs)
 
     def set_epoch(self, epoch: int) -> None:
         """Call before iterating each epoch: new shuffle order and new augmentation stream."""
