@@ -215,6 +215,10 @@ OTHER_CASES: list[tuple[str, list[str], str]] = [
     ("data prepare: input missing", ["data", "prepare", "voc07", "-i", "{missing}", "-o", "{out}"], "does-not-exist"),
     ("data prepare: input without VOC layout", ["data", "prepare", "voc07", "-i", "{images}", "-o", "{out}"], "ImageSets"),
     ("data prepare: output is a file", ["data", "prepare", "jigsaw_permutations", "-o", "{file}", "num_permutations=4"], "existing.txt"),
+    ("data prepare: nuScenes without tables", ["data", "prepare", "nuscenes_egomotion", "-i", "{images}", "-o", "{out}"], "sample_data.json"),
+    ("data prepare: exemplar features not .npy", ["data", "prepare", "exemplar_classifiers", "-i", "{file}", "-o", "{out}"], "existing.txt"),
+    ("data prepare: MM-OVOD folder without LVIS", ["data", "prepare", "collate_exemplars", "-i", "{images}", "-o", "{out}"], "lvis_v1_train.json"),
+    ("data prepare: ImageNet-21K without classes", ["data", "prepare", "imagenet21k", "-i", "{images}", "-o", "{out}"], "no class archive"),
 ]
 
 CASES = _benchmark_cases() + OTHER_CASES
