@@ -8,6 +8,8 @@ import sys
 import tomllib
 from pathlib import Path
 
+import pytest
+
 OPTIONAL = ("faiss", "sklearn", "scipy", "matplotlib", "pycocotools", "detectron2")
 ALLOWED = {"ssl-models", "ssl-data", "torch", "torchvision", "torchmetrics", "numpy", "omegaconf", "typing-extensions"}
 
@@ -19,6 +21,15 @@ def test_import_loads_no_optional_dependency() -> None:
     )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert proc.stdout.strip() == ""
+
+
+@pytest.mark.parametrize("module", ["ssl_evaluation.retrieval", "ssl_evaluation.detection", "ssl_evaluation.virb"])
+def test_subpackage_import_loads_no_optional_dependency(module: str) -> None:
+    """Their optional libraries (scikit-learn's PCA whitening, SciPy's .mat reader, pycocotools)
+    are imported when the function that needs them runs."""
+    code = f"import sys, {module}; print(','.join(m for m in {OPTIONAL!r} if m in sys.modules))"
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert proc.stdout.strip() == "", f"import {module} loaded {proc.stdout.strip()}"
 
 
 def test_hard_dependencies_are_lean() -> None:

@@ -35,7 +35,10 @@ def load_instre(data_dir: str | PathLike[str]) -> InstreDataset:
     """Read ``data_dir/gnd_instre.mat`` (MATLAB: cell arrays ``qimlist``, ``imlist``; struct
     array ``gnd`` whose ``ok`` field holds 1-based database indices); image paths are
     relative to ``data_dir``."""
-    from scipy.io import loadmat
+    try:
+        from scipy.io import loadmat
+    except ImportError:
+        raise ImportError("INSTRE's .mat ground truth needs SciPy: pip install 'ssl-evaluation[retrieval]'") from None
 
     root = Path(data_dir)
     mat_file = root / "gnd_instre.mat"

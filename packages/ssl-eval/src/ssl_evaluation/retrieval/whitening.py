@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import torch
 import torch.nn.functional as F
-from sklearn.decomposition import PCA
 
 __all__ = ["PCAWhitening"]
 
@@ -14,14 +15,14 @@ class PCAWhitening:
     """Centre, project on the top principal axes and scale each to unit variance, then L2-normalise.
 
     Fit it on descriptors of images that are NOT in the evaluated query/database sets.
-    Backed by scikit-learn's ``PCA(whiten=True)``.
+    Backed by scikit-learn's ``PCA(whiten=True)`` (the ``retrieval`` extra, imported when fitting).
     """
 
     def __init__(self, num_components: int = 512) -> None:
         if num_components < 1:
             raise ValueError(f"num_components must be >= 1, got {num_components}")
         self.num_components = num_components
-        self._pca: PCA | None = None
+        self._pca: Any = None  # sklearn.decomposition.PCA once fitted
 
     @property
     def fitted(self) -> bool:
@@ -34,6 +35,10 @@ class PCAWhitening:
         n, d = features.shape
         if n < 2:
             raise ValueError(f"PCA whitening needs at least 2 training descriptors, got {n}")
+        try:
+            from sklearn.decomposition import PCA
+        except ImportError:
+            raise ImportError("PCA whitening needs scikit-learn: pip install 'ssl-evaluation[retrieval]'") from None
         k = min(self.num_components, n - 1, d)
         self._pca = PCA(n_components=k, whiten=True, svd_solver="full")
         self._pca.fit(features.detach().double().cpu().numpy())
