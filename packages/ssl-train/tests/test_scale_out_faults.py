@@ -33,15 +33,15 @@ LAUNCHER = textwrap.dedent("""
     from ssl_train.launch import LaunchError, launch
     from ssl_train.worker import worker_argv
     try:
-        launch(worker_argv("simclr", sys.argv[1], sys.argv[3:]), nproc_per_node=2, max_restarts=int(sys.argv[2]))
+        launch(worker_argv(sys.argv[1], sys.argv[2], sys.argv[4:]), nproc_per_node=2, max_restarts=int(sys.argv[3]))
     except LaunchError as exc:
         print(f"ssl: error: {exc}", file=sys.stderr)
         sys.exit(1)
 """)
 
 
-def _start(out: Path, max_restarts: int = 0, overrides: list[str] = OVER) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-c", LAUNCHER, str(out), str(max_restarts), *overrides],
+def _start(out: Path, max_restarts: int = 0, overrides: list[str] = OVER, recipe: str = "simclr") -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-c", LAUNCHER, recipe, str(out), str(max_restarts), *overrides],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # fmt: skip
 
 
@@ -78,6 +78,10 @@ def _assert_identical(a: dict, b: dict) -> None:
     assert a["step"] == b["step"] and a["loss_history"] == b["loss_history"]
     for key in a["method"]:
         assert torch.equal(a["method"][key], b["method"][key]), key
+    for rank_a, rank_b in zip(a["ranks"], b["ranks"], strict=True):  # per-rank buffers (queues, memories)
+        assert rank_a["buffers"].keys() == rank_b["buffers"].keys()
+        for key in rank_a["buffers"]:
+            assert torch.equal(rank_a["buffers"][key], rank_b["buffers"][key]), key
     for (_, va), (_, vb) in zip(sorted(a["optimizer"]["state"].items()), sorted(b["optimizer"]["state"].items())):
         for name in va:
             assert torch.equal(torch.as_tensor(va[name]), torch.as_tensor(vb[name])), name
@@ -127,6 +131,35 @@ def test_max_restarts_resume_from_the_last_checkpoint(tmp_path: Path, straight: 
     assert proc.returncode == 0, err[-3000:]
     assert "resuming at step" in err  # the restarted group resumed (not a run that ended before the kill)
     _assert_identical(_state(tmp_path), straight)
+
+
+#: recipes whose loss keeps state that differs between ranks (``per_rank_buffers``): SwAV's queue
+#: (in use from step 5: epoch 1 of 5 steps), DeepClusterV2's memory (clustered at every epoch start).
+PER_RANK_STATE = {
+    "swav": [o for o in TINY["swav"] if not o.startswith("data.batch_size=")],
+    "deepclusterv2": [o for o in TINY["deepclusterv2"] if not o.startswith("data.batch_size=")],
+}
+
+
+@pytest.mark.timeout(900)
+@pytest.mark.parametrize("recipe", sorted(PER_RANK_STATE))
+def test_a_restarted_rank_gets_its_own_queue_or_memory_back(tmp_path: Path, recipe: str) -> None:
+    """Rank 1 killed after the queue / memory filled; the restarted job resumes every rank with
+    its own buffers (not rank 0's) and ends bit-identical to the uninterrupted run."""
+    over = PER_RANK_STATE[recipe] + ["data.batch_size=16", "data.limit=160", "train.epochs=4",
+                                     "train.checkpoint_every_steps=1", "train.threads=1"]  # fmt: skip
+    launch(worker_argv(recipe, str(tmp_path / "straight"), over), nproc_per_node=2)
+    straight = _state(tmp_path / "straight")
+    r0, r1 = (r["buffers"] for r in straight["ranks"])
+    assert r0 and any(not torch.equal(r0[k], r1[k]) for k in r0), "the ranks' buffers should differ"
+    out = tmp_path / "killed"
+    proc = _start(out, max_restarts=1, overrides=over, recipe=recipe)
+    _wait_for_step(out, proc, 7)  # mid-epoch 1: the queue holds entries, the memory is half filled
+    os.kill(_worker_pid(proc.pid, 1), signal.SIGKILL)
+    _, err = proc.communicate(timeout=600)
+    assert proc.returncode == 0, err[-3000:]
+    assert "resuming at step" in err
+    _assert_identical(_state(out), straight)
 
 
 @pytest.mark.slow

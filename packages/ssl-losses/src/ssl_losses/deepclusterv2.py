@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from typing import ClassVar
 
 import torch
 import torch.nn.functional as F
@@ -49,7 +50,9 @@ class DeepClusterV2Loss(nn.Module):
     identical on every rank. Then the memory write position goes back to 0.
 
     All state (memories, their dataset indices, write position, assignments, centroids) is in
-    registered buffers: ``state_dict()`` (a checkpoint) holds it.
+    registered buffers: ``state_dict()`` (a checkpoint) holds it. The memory differs between
+    ranks (``per_rank_buffers`` names those buffers): a multi-process checkpoint must hold every
+    rank's.
 
     Each row's loss depends only on itself and the centroids, so each rank's loss is the mean
     over its own rows (DDP's average gives the global-batch loss).
@@ -75,6 +78,9 @@ class DeepClusterV2Loss(nn.Module):
     local_memory_index: Tensor
     memory_position: Tensor
     assignments: Tensor
+    #: buffers that hold this rank's own rows (the memory): a trainer must save and restore them
+    #: for every rank, not only rank 0's.
+    per_rank_buffers: ClassVar[tuple[str, ...]] = ("local_memory_embeddings", "local_memory_index", "memory_position")
 
     def __init__(
         self,
@@ -210,8 +216,8 @@ class DeepClusterV2Loss(nn.Module):
         slot[chosen] = torch.arange(k, device=memory.device)
         local_slot = slot[local_index]
         hit = local_slot >= 0
-        sums = torch.zeros(k, self.embedding_dim, device=memory.device).index_add_(0, local_slot[hit], memory[hit])
-        counts = torch.zeros(k, device=memory.device).index_add_(0, local_slot[hit], torch.ones_like(local_slot[hit], dtype=torch.float32))
+        sums = torch.zeros(k, self.embedding_dim, device=memory.device, dtype=memory.dtype).index_add_(0, local_slot[hit], memory[hit])
+        counts = torch.zeros(k, device=memory.device, dtype=memory.dtype).index_add_(0, local_slot[hit], torch.ones_like(local_slot[hit], dtype=memory.dtype))
         sums = distributed.all_reduce_sum(sums)
         counts = distributed.all_reduce_sum(counts)
         return F.normalize(sums / counts[:, None], dim=1)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import ClassVar
 
 import torch
 import torch.nn.functional as F
@@ -38,8 +39,9 @@ class SwAVLoss(nn.Module):
     embeddings are pushed in (newest first). Unlike VISSL (random initial queue), only
     entries already written are used (buffer ``queue_count``). The iteration counter is
     the buffer ``num_iteration``; it, the queue and the count change only in training mode
-    and are saved by ``state_dict``. Construct the loss after ``init_process_group`` so
-    that the per-rank queue length is right.
+    and are saved by ``state_dict``; the queue differs between ranks, so a multi-process
+    checkpoint must hold every rank's (``per_rank_buffers`` names them). Construct the loss
+    after ``init_process_group`` so that the per-rank queue length is right.
 
     Args:
         temperature: softmax temperature of the predictions (VISSL 0.1).
@@ -76,6 +78,9 @@ class SwAVLoss(nn.Module):
     num_iteration: Tensor
     local_emb_queue: Tensor
     queue_count: Tensor
+    #: buffers that hold this rank's own data (each rank queues its own embeddings): a trainer
+    #: must save and restore them for every rank, not only rank 0's.
+    per_rank_buffers: ClassVar[tuple[str, ...]] = ("local_emb_queue", "queue_count")
 
     def __init__(
         self,

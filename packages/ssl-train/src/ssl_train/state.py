@@ -9,7 +9,19 @@ import torch
 
 from ssl_train.recipes.base import Method
 
-__all__ = ["TrainState"]
+__all__ = ["TrainState", "per_rank_buffers"]
+
+
+def per_rank_buffers(method: torch.nn.Module) -> dict[str, torch.Tensor]:
+    """The buffers of ``method`` that differ between ranks, by state-dict key: those each
+    submodule names in its ``per_rank_buffers`` class attribute (``ssl_losses.SwAVLoss``'s queue,
+    ``ssl_losses.DeepClusterV2Loss``'s memory). Rank 0's are in the method's state dict like every
+    buffer; a checkpoint keeps every rank's beside it."""
+    out = {}
+    for prefix, module in method.named_modules():
+        for name in getattr(module, "per_rank_buffers", ()):
+            out[f"{prefix}.{name}" if prefix else name] = getattr(module, name)
+    return out
 
 
 @dataclass
@@ -43,11 +55,14 @@ class TrainState:
     loaded by ``ssl_train.sharded_checkpoint`` (DCP), not in this state dict."""
 
     def rank_state(self) -> dict[str, Any]:
-        """What differs between ranks: the loader's position and the random states."""
+        """What differs between ranks: the loader's position, the random states and the
+        method's per-rank buffers (:func:`per_rank_buffers`: SwAV's queue, DeepClusterV2's
+        memory), on the CPU."""
         rng: dict[str, Any] = {"torch": torch.get_rng_state()}
         if torch.cuda.is_available() and torch.cuda.is_initialized():
             rng["cuda"] = torch.cuda.get_rng_state()
-        return {"loader": self.loader.state_dict(), "rng": rng}
+        buffers = {k: v.detach().to("cpu", copy=True) for k, v in per_rank_buffers(self.method).items()}
+        return {"loader": self.loader.state_dict(), "rng": rng, "buffers": buffers}
 
     def _method_state(self) -> dict[str, Any]:
         state = self.method.state_dict()
@@ -98,6 +113,11 @@ class TrainState:
         if self.scaler is not None and state.get("scaler"):
             self.scaler.load_state_dict(state["scaler"])
         mine = state["ranks"][rank]
+        own = per_rank_buffers(self.method)
+        for key, value in mine.get("buffers", {}).items():  # this rank's own, over rank 0's
+            if key not in own or own[key].shape != value.shape:
+                raise ValueError(f"the checkpoint's per-rank buffer {key} does not match this run")
+            own[key].copy_(value)
         if int(state["batch_in_epoch"]) > 0:  # at an epoch boundary a fresh iterator is the same position
             self.loader.load_state_dict(mine["loader"])
         torch.set_rng_state(mine["rng"]["torch"])
