@@ -98,3 +98,17 @@ def test_colorization_lab_matches_scikit_image(recipe_test_files) -> None:
     lightness = (x * std + mean)[:, 0].numpy() * 100
     np.testing.assert_allclose(lightness, want[..., 0], atol=0.05)
     assert method.bins.shape[1] == 2 and method.bins.shape[0] >= 2
+
+
+def test_colorization_trains_exactly_the_parameters_its_loss_reaches(recipe_test_files) -> None:
+    """At 32 px the last feature map is ``res4`` (``layer3``): ``layer4`` never runs, so its parameters are
+    frozen (DDP would wait for their gradients); every parameter left trainable gets one."""
+    cfg = load_config(get_recipe("colorization").config_class(), TINY["colorization"])
+    method = get_recipe("colorization").build(cfg)
+    assert method.model.head_features == ["res4"]
+    frozen = {n for n, p in method.model.named_parameters() if not p.requires_grad}
+    assert frozen and all(n.startswith("trunk.layer4.") for n in frozen)
+    x, _ = method.lightness_and_targets(torch.randn(4, 3, 32, 32))
+    (logits,) = method.model(x)
+    logits.square().mean().backward()
+    assert all(p.grad is not None for p in method.model.parameters() if p.requires_grad)

@@ -145,6 +145,7 @@ class Colorization(Method):
         if feature not in names:
             raise ConfigError(f"model.feature {feature!r} is not a feature of trunk {m.trunk!r} ({', '.join(names)})")
         channels = trunk.feature_shapes((1, 3, cfg.data.image_size, cfg.data.image_size))[feature][1]
+        _freeze_unreached(trunk, feature, cfg.data.image_size)
         self.register_buffer("bins", torch.as_tensor(_colour_bins(cfg)))
         head = PixelClassifierHead(channels, int(self.bins.shape[0]))
         self.model = ssl_models.SSLModel(trunk, [head], head_features=[feature])
@@ -175,6 +176,22 @@ class Colorization(Method):
         flat_targets = targets.reshape(-1)
         accuracy = (flat_logits.detach().argmax(1) == flat_targets).float().mean()
         return {"loss": self.loss(flat_logits, flat_targets), "accuracy": accuracy}
+
+
+def _freeze_unreached(trunk: ssl_models.Trunk, feature: str, size: int) -> None:
+    """Freeze the parameters of the trunk stages after ``feature``: the trunk stops at
+    ``feature`` (``forward_features``), so they never get a gradient (at 32 px the last map is
+    ``layer3`` and ``layer4`` is never run). Frozen, DDP does not wait for their gradients; the
+    run is the same, since the optimizer skips parameters without a gradient anyway. Found with
+    one backward pass in eval mode (running statistics untouched)."""
+    was_training = trunk.training
+    trunk.eval()
+    trunk.forward_features(torch.zeros(1, 3, size, size), [feature])[feature].sum().backward()
+    for p in trunk.parameters():
+        if p.grad is None:
+            p.requires_grad_(False)
+        p.grad = None
+    trunk.train(was_training)
 
 
 def _last_map(trunk: ssl_models.Trunk, size: int) -> str:
