@@ -3,15 +3,16 @@
 A tiny SimCLR run (digits, 16 px, ResNet-18 at width 1/4, ``train.max_steps`` steps, a checkpoint
 after every step: about 5.7 MB written and fsynced per step) runs first uninterrupted, while this
 script watches its checkpoint folder and times how long each ``.last.pt.*.tmp`` file exists. Then
-the same command runs again and is killed with SIGKILL ``--kills`` times, each time ``--resume``\\ d:
-in each attempt the script waits for a seeded random number (0-3) of new checkpoint writes to
-start, then for the ``(n+1)``-th, sleeps a seeded random delay between 0 and the median write time
-seen in the uninterrupted run, and kills the process. A kill landed inside a write when that
-write's temporary file is still there afterwards (nothing else removes it before the next start).
-After the last kill the run is resumed to its end and compared with the uninterrupted run: every
-tensor and value of ``last.pt`` (weights, buffers, optimizer, loss history, loader and random
-states; not the wall-clock ``elapsed_seconds``) and of ``final.pt``, bit for bit; no ``*.tmp`` may
-remain in the run folder.
+the same command runs again and is killed with SIGKILL ``--kills`` times, each time resumed with
+``--resume``. The moment of each kill is drawn from a seeded random generator: the attempt lets
+0 to 3 of its checkpoint writes through, then, in the next one, the kill comes when the temporary
+file holds a random fraction (uniform in [0, 1)) of the uninterrupted run's checkpoint size, so
+kills fall anywhere from the first bytes to the fsync and the rename. A kill landed inside a write
+when that write's temporary file is still there afterwards (nothing else removes it before the
+next start). After the last kill the run is resumed to its end and compared with the
+uninterrupted run: every tensor and value of ``last.pt`` (weights, buffers, optimizer, loss
+history, loader and random states; not the wall-clock ``elapsed_seconds``) and of ``final.pt``,
+bit for bit; no ``*.tmp`` may remain in the run folder.
 
 Prints JSON and writes benchmarks/results/kill_during_checkpoint.json.
 
@@ -54,8 +55,8 @@ POLL_SECONDS = 0.0005
 
 
 def _command(out: Path, max_steps: int, resume: bool) -> list[str]:
-    return [sys.executable, "-m", "ssl_cli", "pretrain", "simclr", "--data", "digits", "--out", str(out), "--no-progress",
-            *(["--resume"] if resume else []), *OVERRIDES, f"train.max_steps={max_steps}"]  # fmt: skip
+    return [sys.executable, "-m", "ssl_cli", "pretrain", "simclr", "--data", "digits", "--out", str(out),
+            "--no-progress", *(["--resume"] if resume else []), *OVERRIDES, f"train.max_steps={max_steps}"]  # fmt: skip
 
 
 def _start(out: Path, max_steps: int, resume: bool, log: Path) -> subprocess.Popen[bytes]:
@@ -92,10 +93,11 @@ def uninterrupted(out: Path, max_steps: int, log: Path) -> list[float]:
     return [1000 * (last[n] - first[n]) for n in first]
 
 
-def kill_in_a_write(out: Path, max_steps: int, resume: bool, rng: random.Random, max_delay: float, log: Path) -> dict[str, Any]:
-    """Start (or resume) the run, SIGKILL it in a checkpoint write; what happened."""
+def kill_in_a_write(out: Path, max_steps: int, resume: bool, rng: random.Random, size: int,
+                    log: Path) -> dict[str, Any]:  # fmt: skip
+    """Start (or resume) the run and SIGKILL it inside a checkpoint write of about ``size`` bytes."""
     folder = out / "checkpoints"
-    skip, delay = rng.randrange(4), rng.uniform(0.0, max_delay)
+    skip, fraction = rng.randrange(4), rng.random()
     leftovers = _temps(folder)  # of the previous kill: the new process removes them when it starts
     proc = _start(out, max_steps, resume, log)
     seen: list[str] = []
@@ -104,13 +106,19 @@ def kill_in_a_write(out: Path, max_steps: int, resume: bool, rng: random.Random,
             raise _failed(proc, log, f"the run ended before the kill (writes seen: {len(seen)}); raise --max-steps")
         seen += sorted(_temps(folder) - leftovers - set(seen))
         time.sleep(POLL_SECONDS)
-    time.sleep(delay)
+    written = 0
+    while written < fraction * size:
+        try:
+            written = (folder / seen[skip]).stat().st_size
+        except FileNotFoundError:  # renamed into place before the fraction was seen
+            break
+        time.sleep(POLL_SECONDS)
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
     left = _temps(folder)
     payload = ckpt_format.load_checkpoint(folder / "last.pt")  # the previous checkpoint is whole
-    return {"writes_let_through": skip, "delay_ms": round(1000 * delay, 2), "landed_in_write": seen[skip] in left,
-            "temp_files_after_kill": len(left), "last_pt_loadable": True,
+    return {"writes_let_through": skip, "kill_at_fraction": round(fraction, 3), "bytes_seen_before_kill": written,
+            "landed_in_write": seen[skip] in left, "temp_files_after_kill": len(left), "last_pt_loadable": True,
             "last_pt_step": int(payload["train_state"]["step"])}  # fmt: skip
 
 
@@ -142,12 +150,12 @@ def run(kills: int, seed: int, max_steps: int, work: Path) -> dict[str, Any]:
     started = time.perf_counter()
     log = work / "stderr.log"
     writes = uninterrupted(work / "straight", max_steps, log)
-    max_delay = statistics.median(writes) / 1000
+    size = (work / "straight" / "checkpoints" / "last.pt").stat().st_size
     rng = random.Random(seed)
     killed = work / "killed"
     attempts = []
     for attempt in range(kills):
-        attempts.append(kill_in_a_write(killed, max_steps, attempt > 0, rng, max_delay, log))
+        attempts.append(kill_in_a_write(killed, max_steps, attempt > 0, rng, size, log))
         print(json.dumps({"kill": attempt + 1, **attempts[-1]}), file=sys.stderr, flush=True)
     proc = _start(killed, max_steps, True, log)
     if proc.wait():
@@ -157,7 +165,7 @@ def run(kills: int, seed: int, max_steps: int, work: Path) -> dict[str, Any]:
     final_step = int(ckpt_format.load_checkpoint(killed / "checkpoints" / "last.pt")["train_state"]["step"])
     return {
         "recipe": "simclr", "data": "digits", "overrides": OVERRIDES + [f"train.max_steps={max_steps}"], "seed": seed,
-        "checkpoint_bytes": (work / "straight" / "checkpoints" / "last.pt").stat().st_size,
+        "checkpoint_bytes": size,
         "uninterrupted_writes_seen": len(writes),
         "write_ms_median": round(statistics.median(writes), 2), "write_ms_max": round(max(writes), 2),
         "kills": attempts, "kills_total": len(attempts),

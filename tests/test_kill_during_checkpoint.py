@@ -26,7 +26,7 @@ from ssl_models import checkpoint as ckpt_format  # noqa: E402
 def test_kill_9_in_10_checkpoint_writes_then_resume_is_bit_identical(tmp_path: Path) -> None:
     record = run(kills=10, seed=0, max_steps=60, work=tmp_path)
     assert record["kills_total"] == 10 and record["last_pt_loadable_after_every_kill"]
-    assert record["kills_in_write"] >= 6, record["kills"]  # aimed at writes; some may land just after one ends
+    assert record["kills_in_write"] >= 8, record["kills"]  # aimed at writes; one may end just before its kill
     steps = [k["last_pt_step"] for k in record["kills"]]
     assert steps == sorted(steps) and steps[-1] < 60, steps  # every attempt made progress, none reached the end
     assert record["bit_identical"], record["differences"]
