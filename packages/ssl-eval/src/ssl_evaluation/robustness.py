@@ -89,10 +89,12 @@ class OODImageFolder(Dataset):
 def _default_transform(resize: int, crop: int) -> Callable[[Any], torch.Tensor]:
     from torchvision.transforms import v2
 
+    from ssl_data.transforms import IMAGENET_MEAN, IMAGENET_STD
+
     return v2.Compose([
         v2.ToImage(), v2.Resize(resize, antialias=True), v2.CenterCrop(crop),
         v2.ToDtype(torch.float32, scale=True),
-        v2.Normalize([0.485, 0.456, 0.406], [0.229, 0.224, 0.225]),
+        v2.Normalize(list(IMAGENET_MEAN), list(IMAGENET_STD)),
     ])
 
 

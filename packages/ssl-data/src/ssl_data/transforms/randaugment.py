@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from ssl_data.transforms.presets import IMAGENET_MEAN
+
 __all__ = ["RandAugment"]
 
 
@@ -24,7 +26,7 @@ class RandAugment:
         increasing_severity: bool = False,
         num_layers: int = 2,
         img_size: int = 224,
-        mean: Sequence[float] = (0.485, 0.456, 0.406),
+        mean: Sequence[float] = IMAGENET_MEAN,
     ) -> None:
         try:
             from timm.data.auto_augment import rand_augment_transform

@@ -10,15 +10,13 @@ from torchvision.models.detection import FasterRCNN, MaskRCNN
 from torchvision.models.detection.anchor_utils import AnchorGenerator
 from torchvision.ops import MultiScaleRoIAlign
 
+from ssl_data.transforms import IMAGENET_MEAN, IMAGENET_STD
+
 from ssl_evaluation.detection.backbone import probe_feature_maps
 
 __all__ = ["DetectorKind", "build_detector"]
 
 DetectorKind = Literal["faster_rcnn", "mask_rcnn"]
-
-# detectron2 recipes feed RGB images normalised with torchvision's statistics (PIXEL_MEAN/STD / 255)
-_MEAN = [0.485, 0.456, 0.406]
-_STD = [0.229, 0.224, 0.225]
 
 
 def build_detector(
@@ -30,8 +28,8 @@ def build_detector(
     max_size: int = 1333,
     anchor_sizes: Sequence[int] = (32, 64, 128, 256, 512),
     aspect_ratios: Sequence[float] = (0.5, 1.0, 2.0),
-    image_mean: Sequence[float] = _MEAN,
-    image_std: Sequence[float] = _STD,
+    image_mean: Sequence[float] = IMAGENET_MEAN,  # detectron2 recipes' PIXEL_MEAN/STD / 255 (RGB)
+    image_std: Sequence[float] = IMAGENET_STD,
     rpn_pre_nms_top_n_test: int = 1000,
     rpn_post_nms_top_n_test: int = 1000,
     box_detections_per_img: int = 100,
