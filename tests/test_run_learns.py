@@ -2,9 +2,11 @@
 (a regression that breaks learning fails here), and report.md must carry the verdict, the data
 actually used and links to PNG files that exist.
 
-Budget chosen by measurement (kNN k=20, T=0.1; pretrained minus random init, top-1 points), 60 steps
-of batch 64 at lr 0.1: seed 0 +9.17, seed 1 +4.72, seed 2 +6.94 (the default batch 256 / lr 0.3
-lost to random init at 20 and 60 steps on digits). The test asks for 3 points.
+Budget chosen by measurement (kNN k=200, T=0.1, the default protocol; pretrained minus the BETTER
+of the two random-init variants - BatchNorm statistics re-estimated or initial - top-1 points on
+the 360 test images), 300 steps of batch 128 at lr 0.1: seed 0 +9.44, seed 1 +13.33, seed 2 +3.33.
+Shorter runs were not robust against the initial-statistics baseline (60 steps of batch 64: seed 0
+-5.28 at k=20; 200 steps: +5.56 / +4.44 / -1.39). The test asks for 3 points at seed 0.
 """
 
 from __future__ import annotations
@@ -25,8 +27,8 @@ def run_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("run") / "simclr"
     code, _, err = ssl_in_process(
         "run", "simclr", "--data", "digits", "--out", out, "--no-progress",
-        "train.max_steps=60", "data.batch_size=64", "optim.lr=0.1", "train.seed=0", "monitor.knn_every_epochs=4",
-        "benchmark.knn.k=20", "benchmark.linear.epochs=10",
+        "train.max_steps=300", "data.batch_size=128", "optim.lr=0.1", "train.seed=0", "monitor.knn_every_epochs=4",
+        "benchmark.linear.epochs=10",
     )  # fmt: skip
     assert code == 0, err
     return out
@@ -35,7 +37,8 @@ def run_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_short_pretraining_beats_random_init(run_dir: Path) -> None:
     results = json.loads((run_dir / "results.json").read_text())
     pretrained = results["benchmarks"]["knn"]["top1"]
-    random_init = results["random_init"]["knn"]["top1"]
+    # the better of the two random-init variants: BatchNorm statistics re-estimated, or initial
+    random_init = max(results["random_init"]["knn"]["top1"], results["random_init_initial_bn"]["knn"]["top1"])
     assert pretrained - random_init >= MARGIN, (pretrained, random_init)
     assert results["verdict"]["minus_random_init"] == pytest.approx(pretrained - random_init, abs=0.011)
     # pixel baselines measured in the same run, same protocol, rounded to two decimals
@@ -54,7 +57,7 @@ def test_short_pretraining_beats_random_init(run_dir: Path) -> None:
 def test_report_has_verdict_data_and_existing_figures(run_dir: Path) -> None:
     text = (run_dir / "report.md").read_text()
     first = [line for line in text.splitlines() if line.strip()][1]
-    assert first.startswith("**Verdict: the pretrained trunk BEATS its random-init trunk: +")
+    assert first.startswith("**Verdict: the pretrained trunk BEATS its better random-init trunk")
     assert "- Pretrained on: digits (scikit-learn; seeded 80 % train split" in text
     assert "not an official split" in text
     links = re.findall(r"!\[[^\]]*\]\(([^)]+)\)", text)

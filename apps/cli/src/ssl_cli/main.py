@@ -121,7 +121,7 @@ def run(
         )  # fmt: skip
     typer.echo(f"wrote {out / 'results.json'} and {out / 'report.md'}")
     knn = results["benchmarks"].get("knn", {}).get("top1")
-    base = results.get("random_init", {}).get("knn", {}).get("top1")
+    base = results.get("verdict", {}).get("random_init")
     if knn is not None:
         typer.echo(f"kNN top-1: pretrained {knn:.2f} %" + (f", random init {base:.2f} %" if base is not None else ""))
 

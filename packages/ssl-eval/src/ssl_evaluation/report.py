@@ -62,7 +62,8 @@ def _verdict_lines(results: Mapping[str, object]) -> list[str]:
     if "minus_random_init" in verdict:
         diff = float(verdict["minus_random_init"])  # type: ignore[arg-type]
         word = "BEATS" if diff > 0 else "LOSES TO" if diff < 0 else "TIES WITH"
-        parts.append(f"the pretrained trunk {word} its random-init trunk: {diff:+.2f} kNN top-1 points "
+        which = " (initial BatchNorm statistics)" if verdict.get("random_init_variant") == "random_init_initial_bn" else ""
+        parts.append(f"the pretrained trunk {word} its better random-init trunk{which}: {diff:+.2f} kNN top-1 points "
                      f"({pretrained:.2f} % vs {verdict['random_init']:.2f} %)")
     diff = float(verdict["minus_best_pixels"])  # type: ignore[arg-type]
     word = "beats" if diff > 0 else "LOSES TO" if diff < 0 else "ties with"
@@ -118,6 +119,7 @@ def _recipe_lines(results: Mapping[str, object]) -> list[str]:
 def _comparison_bars(results: Mapping[str, object]) -> list[tuple[str, float]]:
     bars = []
     for label, path in (("pretrained", "benchmarks/knn/top1"), ("random init", "random_init/knn/top1"),
+                        ("random init, initial BN statistics", "random_init_initial_bn/knn/top1"),
                         ("raw pixels", "pixel_baselines/raw/knn/top1"),
                         ("standardised pixels", "pixel_baselines/standardized/knn/top1")):  # fmt: skip
         value = _get(results, path)

@@ -93,6 +93,13 @@ def benchmark_pretrained(
     protocol = probe_protocol(suite, _RUN_PROBES)
     if suite.random_init_baseline and random_trunk is not None:
         baseline = random_trunk()
+        # a random trunk's kNN depends strongly on its BatchNorm statistics (ResNet-18 w0.25 on
+        # Fashion-MNIST: 71.43 % with the initial ones, 60.21 % re-estimated): measure both, and
+        # the verdict compares with the better one
+        results["random_init_initial_bn"] = probe_trunk(baseline, train, test, suite, ("knn",), progress, autocast_dtype)
+        protocol["random_init_initial_bn"] = (
+            "same architecture and seed, untrained weights, the initial BatchNorm statistics (mean 0, variance 1)"
+        )
         batches = feature_batches(train, suite.extraction.batch_size, shuffle_seed=0)
         used = reestimate_batchnorm(baseline, batches, suite.bn_batches)
         results["random_init"] = probe_trunk(baseline, train, test, suite, _RUN_PROBES, progress, autocast_dtype)
@@ -150,13 +157,17 @@ def _seed(config: Mapping[str, Any] | None) -> int | None:
 
 
 def _verdict(results: Mapping[str, Any]) -> dict[str, Any]:
-    """Signed kNN top-1 differences: pretrained minus random init, minus the best pixel baseline."""
+    """Signed kNN top-1 differences: pretrained minus the better random-init variant (re-estimated
+    or initial BatchNorm statistics), minus the best pixel baseline."""
     pretrained = results["benchmarks"]["knn"]["top1"]
     verdict: dict[str, Any] = {"metric": "knn/top1", "pretrained": pretrained}
-    random = results.get("random_init", {}).get("knn", {}).get("top1")
-    if random is not None:
-        verdict["random_init"] = random
-        verdict["minus_random_init"] = pretrained - random
+    variants = {name: results[name]["knn"]["top1"] for name in ("random_init", "random_init_initial_bn")
+                if "top1" in results.get(name, {}).get("knn", {})}  # fmt: skip
+    if variants:
+        best = max(variants, key=lambda name: variants[name])
+        verdict["random_init"] = variants[best]
+        verdict["random_init_variant"] = best
+        verdict["minus_random_init"] = pretrained - variants[best]
     pixels = results["pixel_baselines"]
     best = max(("raw", "standardized"), key=lambda name: pixels[name]["knn"]["top1"])
     verdict["best_pixel_baseline"] = best
