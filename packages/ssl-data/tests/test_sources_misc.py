@@ -59,8 +59,25 @@ def test_data_limit_balanced_seeded_and_disjoint_skips():
     assert a != data_limit_indices(labels, 20, seed=4, balanced=True)
     b = data_limit_indices(labels, 20, seed=3, balanced=True, skip_num_samples=20)
     assert not set(a) & set(b)
-    with pytest.raises(ValueError, match="class 0 has 10 samples"):
-        data_limit_indices(labels, 60, balanced=True)
+    # 15 asked of each class; class 0 has only 10 and gives all of them
+    assert Counter(labels[data_limit_indices(labels, 60, balanced=True)].tolist()) == {0: 10, 1: 15, 2: 15, 3: 15}
+
+
+def test_data_limit_balanced_remainder_goes_to_the_first_classes():
+    """VISSL's split: 8 = 3 * 2 + 2, so classes 0 and 1 get 3 and class 2 gets 2; a skip of 8 is
+    split the same way, so the next subset is disjoint."""
+    labels = np.repeat(np.array([5, 7, 9]), 10)
+    first = data_limit_indices(labels, 8, seed=1, balanced=True)
+    assert Counter(labels[first].tolist()) == {5: 3, 7: 3, 9: 2}
+    rest = data_limit_indices(labels, 22, seed=1, balanced=True, skip_num_samples=8)
+    assert Counter(labels[rest].tolist()) == {5: 7, 7: 7, 9: 7}  # 22 = 3 * 7 + 1, class 5 has 7 left
+    assert not set(first) & set(rest)
+    with pytest.raises(ValueError, match="smaller than the 3 classes"):
+        data_limit_indices(labels, 2, balanced=True)
+    with pytest.raises(ValueError, match="keeps no sample"):
+        data_limit_indices(labels, 0)
+    with pytest.raises(ValueError, match="skip_num_samples"):
+        data_limit_indices(labels, 3, skip_num_samples=-1)
 
 
 def test_data_limit_unbalanced_and_dataset_wrapper():
@@ -72,5 +89,5 @@ def test_data_limit_unbalanced_and_dataset_wrapper():
     sub = limit_dataset(src, 10, seed=1, balanced=True)
     assert len(sub) == 10 and sorted(sub[i][1] for i in range(10)) == [0, 0, 1, 1, 2, 2, 3, 3, 4, 4]
     assert limit_dataset(src, -1) is src
-    with pytest.raises(ValueError, match="exceeds"):
-        data_limit_indices(labels, 45, skip_num_samples=10)
+    head, tail = data_limit_indices(labels, 10), data_limit_indices(labels, 45, skip_num_samples=10)
+    assert len(tail) == 40 and sorted(head + tail) == list(range(50))  # what is left after the skip

@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-from collections import Counter
-
 import pytest
 import torch
 from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
 from ssl_evaluation.finetune import finetune
-from ssl_evaluation.low_shot_transfer import LOW_SHOT_TASKS, data_limit_indices, low_shot_transfer
-from ssl_evaluation.semi_supervised import class_balanced_subset, semi_supervised_finetune
+from ssl_evaluation.low_shot_transfer import LOW_SHOT_TASKS, low_shot_transfer
+from ssl_evaluation.semi_supervised import semi_supervised_finetune
 
 
 def bands(n: int, seed: int) -> TensorDataset:
@@ -71,19 +69,23 @@ def test_finetune_bad_inputs():
         finetune(tiny_trunk(), train, train, 3, schedule="poly")  # type: ignore[arg-type]
 
 
-def test_class_balanced_subset_counts_and_seed():
+def test_subsets_follow_ssl_data_s_data_limit_rule():
+    """Semi-supervised and low-shot subsets come from ssl_data's one DATA_LIMIT rule: the same
+    number from every class (sizes differ by at most one), a short class gives all it has."""
     labels = torch.tensor([0] * 200 + [1] * 50 + [2] * 7)
-    idx = class_balanced_subset(labels, 0.1, seed=3)
-    counts = Counter(labels[idx].tolist())
-    assert counts == {0: 20, 1: 5, 2: 1}  # round(0.1 * n_c), at least one
-    assert len(set(idx.tolist())) == len(idx) and idx.tolist() == sorted(idx.tolist())
-    assert torch.equal(idx, class_balanced_subset(labels, 0.1, seed=3))
-    assert not torch.equal(idx, class_balanced_subset(labels, 0.1, seed=4))
-    assert Counter(labels[class_balanced_subset(labels, 0.01)].tolist()) == {0: 2, 1: 1, 2: 1}
+    train = TensorDataset(torch.randn(len(labels), 3, 12, 12, generator=torch.Generator().manual_seed(0)), labels)
+    test = DataLoader(bands(6, 1), batch_size=6)
+    res = semi_supervised_finetune(tiny_trunk(), train, labels, test, 3, fraction=0.1, epochs=1, lr=0.1)
+    # round(0.1 * 257) = 26 = 3 * 8 + 2: classes 0 and 1 get 9, class 2 has only 7
+    assert res.protocol["subset_size"] == res.num_train == 9 + 9 + 7
+    res = low_shot_transfer(tiny_trunk(), train, labels, test, 3, data_limit=30, balanced=True, epochs=1, lr=0.1)
+    assert res.protocol["subset_size"] == 10 + 10 + 7
+    res = low_shot_transfer(tiny_trunk(), train, labels, test, 3, data_limit=1000, epochs=1, lr=0.1)
+    assert res.protocol["subset_size"] == 257  # more than there are: all of them
     with pytest.raises(ValueError, match="fraction"):
-        class_balanced_subset(labels, 0.0)
-    with pytest.raises(ValueError, match="non-empty"):
-        class_balanced_subset(torch.tensor([], dtype=torch.int64), 0.1)
+        semi_supervised_finetune(tiny_trunk(), train, labels, test, 3, fraction=0.0)
+    with pytest.raises(ValueError, match="keeps no sample"):
+        low_shot_transfer(tiny_trunk(), train, labels, test, 3, data_limit=0)
 
 
 def test_semi_supervised_end_to_end():
@@ -97,21 +99,6 @@ def test_semi_supervised_end_to_end():
     assert res.top1 == pytest.approx(reference_top1(res.model, test))
     with pytest.raises(ValueError, match="train_labels has 5 entries"):
         semi_supervised_finetune(tiny_trunk(), train, train.tensors[1][:5], DataLoader(test), 3)
-
-
-def test_data_limit_indices():
-    labels = torch.tensor([0] * 90 + [1] * 10)
-    idx = data_limit_indices(labels, 20, seed=0)
-    assert len(idx) == 20 and len(set(idx.tolist())) == 20
-    assert torch.equal(idx, data_limit_indices(labels, 20, seed=0))
-    assert torch.equal(data_limit_indices(labels, -1), torch.arange(100))
-    assert torch.equal(data_limit_indices(labels, 1000), torch.arange(100))
-    bal = Counter(labels[data_limit_indices(labels, 20, balanced=True)].tolist())
-    assert bal == {0: 10, 1: 10}
-    bal = Counter(labels[data_limit_indices(labels, 30, balanced=True)].tolist())
-    assert bal[1] == 10 and bal[0] == 20  # class 1 has only 10: the rest comes from class 0
-    with pytest.raises(ValueError, match="data_limit"):
-        data_limit_indices(labels, 0)
 
 
 def test_low_shot_transfer_end_to_end_and_task_table():

@@ -64,9 +64,9 @@ __all__ = [
 import importlib as _importlib
 
 from ssl_evaluation.finetune import FinetuneResult, finetune
-from ssl_evaluation.low_shot_transfer import LOW_SHOT_TASKS, data_limit_indices, low_shot_transfer
+from ssl_evaluation.low_shot_transfer import LOW_SHOT_TASKS, low_shot_transfer
 from ssl_evaluation.robustness import evaluate_ood, ood_class_indices
-from ssl_evaluation.semi_supervised import class_balanced_subset, semi_supervised_finetune
+from ssl_evaluation.semi_supervised import semi_supervised_finetune
 
 _PART_B_EXPORTS: dict[str, str] = {
     "detection": "ssl_evaluation.detection",
@@ -96,8 +96,6 @@ __all__ += [
     *_PART_B_EXPORTS,
     "FinetuneResult",
     "LOW_SHOT_TASKS",
-    "class_balanced_subset",
-    "data_limit_indices",
     "evaluate_ood",
     "finetune",
     "low_shot_transfer",

@@ -10,9 +10,11 @@ from typing import Any
 import torch
 from torch.utils.data import Dataset
 
+from ssl_data.sources import data_limit_indices
+
 from ssl_evaluation.finetune import FinetuneResult, finetune_on_subset
 
-__all__ = ["LowShotTask", "LOW_SHOT_TASKS", "data_limit_indices", "low_shot_transfer"]
+__all__ = ["LowShotTask", "LOW_SHOT_TASKS", "low_shot_transfer"]
 
 
 @dataclass(frozen=True)
@@ -57,37 +59,6 @@ LOW_SHOT_TASKS: dict[str, LowShotTask] = {
 }
 
 
-def data_limit_indices(
-    labels: torch.Tensor, data_limit: int = 1000, seed: int = 0, balanced: bool = False
-) -> torch.Tensor:
-    """Sorted int64 indices of the training images kept by VISSL's ``DATA_LIMIT``.
-
-    ``data_limit = -1`` keeps everything; otherwise ``min(data_limit, N)`` images drawn with a
-    ``seed``-ed generator: uniformly (default, ``DATA_LIMIT_SAMPLING.IS_BALANCED False``) or
-    ``balanced``: ``data_limit // C`` per class (all of a smaller class), the rest filled at random.
-    """
-    labels = torch.as_tensor(labels)
-    n = labels.numel()
-    if labels.ndim != 1 or n == 0:
-        raise ValueError(f"labels must be a non-empty 1-D tensor, got shape {tuple(labels.shape)}")
-    if data_limit == -1 or data_limit >= n:
-        return torch.arange(n)
-    if data_limit < 1:
-        raise ValueError(f"data_limit must be -1 or >= 1, got {data_limit}")
-    gen = torch.Generator().manual_seed(seed)
-    if not balanced:
-        return torch.sort(torch.randperm(n, generator=gen)[:data_limit]).values
-    classes = torch.unique(labels).tolist()
-    per_class = data_limit // len(classes)
-    chosen = torch.zeros(n, dtype=torch.bool)
-    for c in classes:
-        members = torch.nonzero(labels == c).flatten()
-        chosen[members[torch.randperm(len(members), generator=gen)[:per_class]]] = True
-    rest = torch.nonzero(~chosen).flatten()
-    chosen[rest[torch.randperm(len(rest), generator=gen)[: data_limit - int(chosen.sum())]]] = True
-    return torch.nonzero(chosen).flatten()
-
-
 def low_shot_transfer(
     trunk: torch.nn.Module,
     train_dataset: Dataset,
@@ -104,8 +75,12 @@ def low_shot_transfer(
     **finetune_kwargs: Any,
 ) -> FinetuneResult:
     """Fine-tune (:func:`ssl_evaluation.finetune.finetune`) on ``data_limit`` images of ``train_dataset``
-    (``train_labels[i]`` labels item ``i``). ``task`` (a :data:`LOW_SHOT_TASKS` key) checks
-    ``num_classes`` against the table and is recorded in the protocol."""
+    (``train_labels[i]`` labels item ``i``), VISSL's ``DATA_LIMIT``: drawn with the ``seed`` by
+    :func:`ssl_data.sources.data_limit_indices`, uniformly or, ``balanced``, ``data_limit // C``
+    per class (the first ``data_limit % C`` classes one more); ``-1`` or more than there are keeps
+    all, and a short class gives all it has (``subset_size`` in the protocol is what was used).
+    ``task`` (a :data:`LOW_SHOT_TASKS` key) checks ``num_classes`` against the table and is
+    recorded in the protocol."""
     if task is not None:
         if task not in LOW_SHOT_TASKS:
             raise ValueError(f"unknown task {task!r}; known: {sorted(LOW_SHOT_TASKS)}")
@@ -113,7 +88,8 @@ def low_shot_transfer(
             raise ValueError(f"task {task!r} has {LOW_SHOT_TASKS[task].num_classes} classes, got num_classes={num_classes}")
     if len(train_labels) != len(train_dataset):  # type: ignore[arg-type]
         raise ValueError(f"train_labels has {len(train_labels)} entries but train_dataset has {len(train_dataset)}")  # type: ignore[arg-type]
-    idx = data_limit_indices(train_labels, data_limit, seed, balanced)
+    labels = torch.as_tensor(train_labels).cpu().numpy()
+    idx = torch.as_tensor(data_limit_indices(labels, data_limit, seed, balanced), dtype=torch.int64)
     result = finetune_on_subset(
         trunk, train_dataset, idx, test_loader, num_classes, seed=seed, batch_size=batch_size,
         num_workers=num_workers, **finetune_kwargs,
