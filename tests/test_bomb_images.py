@@ -9,22 +9,15 @@ from __future__ import annotations
 
 import json
 import sys
-import warnings
 from collections.abc import Callable
 from pathlib import Path
 
-import numpy as np
 import pytest
-from PIL import Image
 from test_cli_virb import S, one_error_line, save_trunk, ssl_main, write_pixel_dataset
 
-from ssl_data.sources import UnreadableImageError
-
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "packages" / "ssl-data" / "tests"))
-from test_invalid_images import _bomb_png  # noqa: E402
-
-BOMB = _bomb_png(10_000, 9_000)  # 90,000,000 pixels in about 11 kB
-LIMIT = "10000x9000 = 90,000,000 pixels exceed the limit of 89,478,485"
+from test_prep_bomb_images import BOMB, LIMIT, refused_in_one_line  # noqa: E402
+from test_prep_folder_modes import pets_layout  # noqa: E402
 
 
 def _retrieval(tmp: Path) -> None:
@@ -83,13 +76,9 @@ CASES: dict[str, Callable[[Path], None]] = {
 
 @pytest.mark.parametrize("case", list(CASES))
 def test_evaluation_readers_refuse_bombs_in_one_line(tmp_path: Path, case: str) -> None:
-    with warnings.catch_warnings():
-        warnings.simplefilter("error", Image.DecompressionBombWarning)  # PIL's own check only warns here
-        with pytest.raises(UnreadableImageError) as err:
-            CASES[case](tmp_path)
-    message = str(err.value)
+    message = refused_in_one_line(lambda: CASES[case](tmp_path))
     bomb = next(p for p in tmp_path.rglob("*") if p.is_file() and p.read_bytes() == BOMB)
-    assert "\n" not in message and str(bomb) in message and LIMIT in message and "decompression bomb" in message
+    assert str(bomb) in message
 
 
 def test_commands_refuse_bombs_with_one_error_line(capsys, tmp_path: Path) -> None:
@@ -102,13 +91,7 @@ def test_commands_refuse_bombs_with_one_error_line(capsys, tmp_path: Path) -> No
     one_error_line(code, err, str(data / "val" / "images" / "000.png"), LIMIT)
     assert not out.exists()
 
-    pets = tmp_path / "in" / "oxford-iiit-pet"
-    (pets / "annotations" / "trimaps").mkdir(parents=True)
-    (pets / "images").mkdir()
-    for split, name in (("trainval", "beagle_1"), ("test", "pug_2")):
-        (pets / "annotations" / f"{split}.txt").write_text(f"{name} 1 1 1\n")
-        Image.fromarray(np.zeros((4, 6, 3), np.uint8)).save(pets / "images" / f"{name}.jpg")
-        Image.fromarray(np.ones((4, 6), np.uint8)).save(pets / "annotations" / "trimaps" / f"{name}.png")
+    pets = pets_layout(tmp_path / "in")
     (pets / "annotations" / "trimaps" / "pug_2.png").write_bytes(BOMB)
     code, _, err = ssl_main(capsys, "data", "prepare", "pets_masks", "-i", tmp_path / "in", "-o", tmp_path / "prep")
     one_error_line(code, err, "cannot read Pets trimap", str(pets / "annotations" / "trimaps" / "pug_2.png"), LIMIT)

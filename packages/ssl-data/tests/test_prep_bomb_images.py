@@ -13,24 +13,20 @@ import numpy as np
 import pytest
 from PIL import Image
 from test_invalid_images import _bomb_png
-from test_prep_virb_datasets import _egohands, _grey, _png16_rgb, _rgb
+from test_prep_folder_modes import pets_layout
+from test_prep_virb_datasets import _egohands, _png16_rgb, _rgb
 
 from ssl_data.prep import prepare
 from ssl_data.prep.color_bins import colorization_bins
 from ssl_data.sources import UnreadableImageError
 
 BOMB = _bomb_png(10_000, 9_000)  # 90,000,000 pixels in about 11 kB
+LIMIT = "10000x9000 = 90,000,000 pixels exceed the limit of 89,478,485 (PIL.Image.MAX_IMAGE_PIXELS)"
 
 
 def _pets(tmp: Path, bomb: str) -> None:
-    root = tmp / "in" / "oxford-iiit-pet"
-    (root / "annotations").mkdir(parents=True)
-    for split, name in (("trainval", "beagle_1"), ("test", "pug_2")):
-        (root / "annotations" / f"{split}.txt").write_text(f"{name} 1 1 1\n")
-        _rgb(root / "images" / f"{name}.jpg", fmt="JPEG")
-        _grey(root / "annotations" / "trimaps" / f"{name}.png", np.ones((4, 6), dtype=np.uint8))
-    target = root / ("annotations/trimaps/pug_2.png" if bomb == "trimap" else "images/pug_2.jpg")
-    target.write_bytes(BOMB)
+    pets = pets_layout(tmp / "in")
+    (pets / ("annotations/trimaps/pug_2.png" if bomb == "trimap" else "images/pug_2.jpg")).write_bytes(BOMB)
     prepare("pets_masks", tmp / "in", tmp / "out")
 
 
@@ -80,15 +76,21 @@ CASES: dict[str, Callable[[Path], None]] = {
 }
 
 
+def refused_in_one_line(run: Callable[[], None]) -> str:
+    """``run()`` must stop with one UnreadableImageError line naming the bomb's pixels and PIL's
+    limit (a DecompressionBombWarning, PIL's own reaction, fails); returns the message."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", Image.DecompressionBombWarning)
+        with pytest.raises(UnreadableImageError) as err:
+            run()
+    message = str(err.value)
+    assert "\n" not in message and "decompression bomb" in message and LIMIT in message, message
+    return message
+
+
 @pytest.mark.parametrize("case", list(CASES))
 def test_preparers_refuse_bombs_in_one_line(tmp_path: Path, case: str) -> None:
-    with warnings.catch_warnings():
-        warnings.simplefilter("error", Image.DecompressionBombWarning)  # PIL's own check only warns here
-        with pytest.raises(UnreadableImageError) as err:
-            CASES[case](tmp_path)
-    message = str(err.value)
-    assert "\n" not in message and "decompression bomb" in message
-    assert "10000x9000 = 90,000,000 pixels exceed the limit of 89,478,485" in message
+    message = refused_in_one_line(lambda: CASES[case](tmp_path))
     bomb = next(p for p in (tmp_path / "in").rglob("*") if p.is_file() and p.read_bytes() == BOMB)
     assert str(bomb) in message
     assert not (tmp_path / "out").exists() or not any((tmp_path / "out").rglob("*"))

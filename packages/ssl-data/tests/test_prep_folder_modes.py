@@ -36,13 +36,20 @@ def _thor_num_steps(tmp: Path) -> None:
     prepare("thor_num_steps", tmp / "in", tmp / "out")
 
 
-def _pets_masks(tmp: Path) -> None:
-    root = tmp / "in" / "oxford-iiit-pet"
-    (root / "annotations").mkdir(parents=True)
+def pets_layout(root: Path) -> Path:
+    """Oxford-IIIT Pets below ``root``: one train (beagle_1) and one test (pug_2) image with its
+    trimap; returns the dataset folder."""
+    pets = root / "oxford-iiit-pet"
+    (pets / "annotations").mkdir(parents=True)
     for split, name in (("trainval", "beagle_1"), ("test", "pug_2")):
-        (root / "annotations" / f"{split}.txt").write_text(f"{name} 1 1 1\n")
-        _rgb(root / "images" / f"{name}.jpg", fmt="JPEG")
-        _grey(root / "annotations" / "trimaps" / f"{name}.png", np.ones((4, 6), dtype=np.uint8))
+        (pets / "annotations" / f"{split}.txt").write_text(f"{name} 1 1 1\n")
+        _rgb(pets / "images" / f"{name}.jpg", fmt="JPEG")
+        _grey(pets / "annotations" / "trimaps" / f"{name}.png", np.ones((4, 6), dtype=np.uint8))
+    return pets
+
+
+def _pets_masks(tmp: Path) -> None:
+    pets_layout(tmp / "in")
     prepare("pets_masks", tmp / "in", tmp / "out")
 
 
