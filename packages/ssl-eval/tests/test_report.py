@@ -45,7 +45,7 @@ def test_report_tables_and_loss_curve(tmp_path: Path) -> None:
     text = path.read_text()
     assert path.name == "report.md"
     # pretrained vs random init side by side, one row per metric path
-    assert "| metric | pretrained | random init |" in text
+    assert "| metric | pretrained | random init (BatchNorm statistics re-estimated) |" in text
     assert "| knn/top1 | 71.25 | 40.50 |" in text
     assert "| linear/top1 | 75.00 | 51.00 |" in text
     assert "| final_loss | 4.25 |" in text

@@ -8,6 +8,7 @@ from ssl_data.loader import SSLDataLoader, build_loader
 from ssl_data.sources.fashion_mnist_fetch import locate_fashion_mnist
 from ssl_data.sampling import StatefulDistributedSampler, per_sample_uniforms, sample_seed, worker_init_fn
 from ssl_data.sources import (
+    FASHION_MNIST_CLASSES,
     FileListSource,
     ImageFolderSource,
     MultiSourceDataset,
@@ -21,6 +22,7 @@ from ssl_data.sources import (
 )
 
 __all__ = [
+    "FASHION_MNIST_CLASSES",
     "FileListSource",
     "ImageFolderSource",
     "MultiSourceDataset",
@@ -42,6 +44,7 @@ __all__ = [
     "default_dataset",
     "limit_dataset",
     "load_digits",
+    "FASHION_MNIST_CLASSES",
     "load_fashion_mnist",
     "locate_fashion_mnist",
     "per_sample_uniforms",

@@ -137,7 +137,12 @@ def _benchmark_lines(results: Mapping[str, object]) -> list[str]:
         right = flatten_metrics(random)
         keys = list(left) + [k for k in right if k not in left]
         lines = ["## Benchmarks: pretrained vs random init", ""]
-        lines += _table(["metric", "pretrained", "random init"], [(k, left.get(k), right.get(k)) for k in keys])
+        lines += _table(["metric", "pretrained", "random init (BatchNorm statistics re-estimated)"],
+                        [(k, left.get(k), right.get(k)) for k in keys])  # fmt: skip
+        initial = _get(results, "random_init_initial_bn/knn/top1")
+        if isinstance(initial, (int, float)):
+            lines += ["", f"The same random-init trunk with its initial BatchNorm statistics (mean 0, variance 1): "
+                          f"kNN top-1 {initial:.2f} %, top-5 {_cell(_get(results, 'random_init_initial_bn/knn/top5'))} %."]
     else:
         lines = ["## Benchmarks", "", *_table(["metric", "pretrained"], list(left.items()))]
     pixels = results.get("pixel_baselines")

@@ -10,9 +10,11 @@ import numpy as np
 import torch
 from torch import Tensor
 
-__all__ = ["DEFAULT_FASHION_MNIST_ROOT", "fashion_mnist_available", "load_fashion_mnist", "read_idx"]
+__all__ = ["DEFAULT_FASHION_MNIST_ROOT", "FASHION_MNIST_CLASSES", "fashion_mnist_available", "load_fashion_mnist", "read_idx"]
 
 DEFAULT_FASHION_MNIST_ROOT = "/usr/share/datasets/fashion-mnist"
+#: class names by label id, as the data set's authors publish them (Xiao, Rasul, Vollgraf 2017)
+FASHION_MNIST_CLASSES = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot")
 
 _SPLIT_PREFIX = {"train": "train", "test": "t10k", "val": "t10k"}
 # IDX type byte -> numpy big-endian dtype (only the types the format defines).

@@ -288,6 +288,8 @@ def open_split(
     source, targets, name = _resolve(data, split, val_fraction, held_out)
     base = source.dataset if isinstance(source, Subset) else source
     classes = [str(c) for c in getattr(base, "classes", [])] if isinstance(base, ssl_data.ImageFolderSource) else []
+    if name == "fashion-mnist":
+        classes = list(ssl_data.FASHION_MNIST_CLASSES)
     if targets is None:
         targets = _targets_of(source)
     if len(targets) == 0:
