@@ -57,16 +57,23 @@ def test_ticker_and_tracked() -> None:
     assert list(tracked(range(3), "d", 3, None)) == [0, 1, 2]  # None: silent
 
 
-def test_knn_search_bounded_chunks_and_progress(monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize("block_cols", [1 << 17, 37])  # one train block; many, the last one short
+def test_knn_search_in_bounded_blocks_matches_numpy(monkeypatch: pytest.MonkeyPatch, block_cols: int) -> None:
     train, _ = blobs(300)
     test, _ = blobs(50, seed=1)
-    reference = knn_search(train, test, 5)
-    # A bank so large that each chunk may hold only 7 test rows (7 * 300 similarities).
-    monkeypatch.setattr("ssl_evaluation.knn._MAX_SIMILARITIES", 7 * 300)
+    # chunks of 7 test rows against blocks of train rows: the running top-k across blocks
+    monkeypatch.setattr("ssl_evaluation.knn._MIN_ROWS", 7)
+    monkeypatch.setattr("ssl_evaluation.knn._MAX_SIMILARITIES", 7)
+    monkeypatch.setattr("ssl_evaluation.knn._BLOCK_COLS", block_cols)
     rec = Recorder()
     sims, ids = knn_search(train, test, 5, progress=rec)
-    # the same neighbours; similarities agree to float rounding (matrix products of other shapes)
-    assert torch.equal(ids, reference[1]) and torch.allclose(sims, reference[0], atol=1e-6)
+    a = train.numpy() / np.linalg.norm(train.numpy(), axis=1, keepdims=True)
+    b = test.numpy() / np.linalg.norm(test.numpy(), axis=1, keepdims=True)
+    full = b @ a.T
+    expected = -np.sort(-full, axis=1)[:, :5]
+    np.testing.assert_allclose(sims.numpy(), expected, atol=1e-5)
+    np.testing.assert_allclose(np.take_along_axis(full, ids.numpy(), axis=1), expected, atol=1e-5)  # ties: any order
+    assert all(len(set(row)) == 5 for row in ids.tolist())
     rec.check("kNN search", 50)
     assert len(rec.calls["kNN search"]) == 1 + 8  # ceil(50 / 7) chunks
 

@@ -19,8 +19,9 @@ from ssl_evaluation.validation import check_splits
 
 __all__ = ["knn_classify", "knn_classify_multi_k", "knn_search"]
 
-#: similarities computed at once per chunk of test rows (float32: 64 MB)
-_MAX_SIMILARITIES = 1 << 24
+#: similarities computed at once (float32: 16 MB) by a chunk of test rows x a block of train rows;
+#: a chunk has at least _MIN_ROWS rows and a block at most _BLOCK_COLS rows (so at most 64 MB)
+_MAX_SIMILARITIES, _MIN_ROWS, _BLOCK_COLS = 1 << 22, 128, 1 << 17
 
 
 def knn_search(
@@ -32,21 +33,33 @@ def knn_search(
 ) -> tuple[Tensor, Tensor]:
     """Cosine top-``k`` search: train ``[N, D]``, test ``[M, D]`` -> (sims, ids) ``[M, k]``.
 
-    Rows are L2-normalised first; similarities come back sorted in decreasing order. Test rows
-    are scored in chunks of at most ``batch_size`` rows and at most ``2**24`` similarities (64 MB),
-    so memory stays bounded for large banks.
-    ``progress("kNN search", test rows done, M)`` after each chunk.
+    Rows are L2-normalised first; similarities come back sorted in decreasing order. Chunks of
+    test rows (at most ``batch_size``) are scored against blocks of train rows, about ``2**22``
+    similarities (16 MB; at most 64 MB) at a time, keeping a running top-``k``: memory does not
+    grow with the bank. ``progress("kNN search", test rows done, M)`` after each chunk.
     """
     train = _normalised(train_features)
     test = _normalised(test_features)
-    chunk = max(1, min(batch_size, _MAX_SIMILARITIES // max(1, train.shape[0])))
+    cols = max(1, min(train.shape[0], _BLOCK_COLS))
+    rows = max(1, min(batch_size, max(_MIN_ROWS, _MAX_SIMILARITIES // cols)))
     sims, ids = [], []
     ticker = Ticker(progress, "kNN search", test.shape[0])
-    for start in range(0, test.shape[0], chunk):
-        top = torch.topk(test[start : start + chunk] @ train.T, k, dim=1, largest=True, sorted=True)
-        sims.append(top.values)
-        ids.append(top.indices)
-        ticker.advance(top.values.shape[0])
+    for start in range(0, test.shape[0], rows):
+        query = test[start : start + rows]
+        best_sims, best_ids = query.new_empty(query.shape[0], 0), torch.empty(query.shape[0], 0, dtype=torch.int64)
+        for first in range(0, train.shape[0], cols):
+            # sorted=True: on the CPU, torch.topk is faster sorted than unsorted
+            block = query @ train[first : first + cols].T
+            top = torch.topk(block, min(k, block.shape[1]), dim=1, sorted=True)
+            if first == 0:
+                best_sims, best_ids = top.values, top.indices
+                continue
+            merged = torch.topk(torch.cat([best_sims, top.values], dim=1), k, dim=1, sorted=True)
+            best_ids = torch.cat([best_ids, top.indices + first], dim=1).gather(1, merged.indices)
+            best_sims = merged.values
+        sims.append(best_sims)
+        ids.append(best_ids)
+        ticker.advance(query.shape[0])
     if not sims:
         return torch.empty(0, k), torch.empty(0, k, dtype=torch.int64)
     return torch.cat(sims), torch.cat(ids)
