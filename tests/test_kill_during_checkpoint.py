@@ -31,9 +31,13 @@ def test_kill_9_in_10_checkpoint_writes_then_resume_is_bit_identical(tmp_path: P
     assert steps == sorted(steps) and steps[-1] < 60, steps  # every attempt made progress, none reached the end
     assert record["bit_identical"], record["differences"]
     assert record["temp_files_left_at_end"] == []
-    # the comparison sees a change of one value in one tensor
-    payload = ckpt_format.load_checkpoint(tmp_path / "killed" / "checkpoints" / "last.pt")
-    changed = ckpt_format.load_checkpoint(tmp_path / "killed" / "checkpoints" / "last.pt")
+    # the comparison sees one changed value of one tensor, or of the loss history
+    last = tmp_path / "killed" / "checkpoints" / "last.pt"
+    payload, changed = ckpt_format.load_checkpoint(last), ckpt_format.load_checkpoint(last)
     key = next(iter(changed["train_state"]["method"]))
-    changed["train_state"]["method"][key].view(-1)[0] += 1
-    assert differences(payload, changed) == [f"/train_state/method/{key}"]
+    changed["train_state"]["method"][key].view(-1)[0] += 1  # shares storage with the trunk's entry
+    assert f"/train_state/method/{key}" in differences(payload, changed)
+    changed = ckpt_format.load_checkpoint(last)
+    changed["train_state"]["loss_history"][3] += 1e-7
+    changed["train_state"]["elapsed_seconds"] += 1.0  # wall-clock: not compared
+    assert differences(payload, changed) == ["/train_state/loss_history[3]"]
