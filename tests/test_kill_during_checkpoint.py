@@ -2,8 +2,8 @@
 `--resume`: the end is bit-identical to an uninterrupted run and no temporary file is left
 (benchmarks/kill_during_checkpoint.py, run here with its defaults).
 
-It starts 12 `ssl` processes (about 10 minutes on a loaded 2-core machine), so it stays out of the
-default run: ``SSL_LONG_TESTS=1 hatch run test tests/test_kill_during_checkpoint.py``.
+It starts 12 `ssl` processes (44 minutes on the project's 2 cores at load 8), so it stays out of
+the default run: ``SSL_LONG_TESTS=1 hatch run test tests/test_kill_during_checkpoint.py``.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from ssl_models import checkpoint as ckpt_format  # noqa: E402
 
 @pytest.mark.slow
 @pytest.mark.timeout(3600)
-@pytest.mark.skipif(os.environ.get("SSL_LONG_TESTS") != "1", reason="about 10 minutes: set SSL_LONG_TESTS=1")
+@pytest.mark.skipif(os.environ.get("SSL_LONG_TESTS") != "1", reason="12 ssl processes, long: set SSL_LONG_TESTS=1")
 def test_kill_9_in_10_checkpoint_writes_then_resume_is_bit_identical(tmp_path: Path) -> None:
     record = run(kills=10, seed=0, max_steps=60, work=tmp_path)
     assert record["kills_total"] == 10 and record["last_pt_loadable_after_every_kill"]
