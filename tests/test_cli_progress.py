@@ -199,3 +199,24 @@ def test_download_refuses_data_it_cannot_fetch(files, capsys):
 
     code, _, err = ssl_in_process("benchmark", "knn", "-c", files["ckpt"], "--data", "digits", "--download")
     assert code == 2 and err.startswith("ssl: error: --download fetches cifar10"), err
+
+
+def test_data_prepare_reports_its_long_loops(tmp_path):
+    """`ssl data prepare` passes the progress to the preparers with long loops (here: PNG writing)."""
+    import pickle
+
+    import numpy as np
+
+    from cli_runner import ssl_in_process
+
+    root = tmp_path / "in" / "cifar-100-python"
+    root.mkdir(parents=True)
+    (root / "meta").write_bytes(pickle.dumps({"fine_label_names": [f"c{i}" for i in range(100)]}))
+    for batch, n in (("train", 6), ("test", 4)):
+        x = np.random.default_rng(0).integers(0, 256, (n, 3072), dtype=np.uint8)
+        (root / batch).write_bytes(pickle.dumps({"data": x, "fine_labels": list(range(n))}))
+    code, out, err = ssl_in_process("data", "prepare", "cifar100", "-i", tmp_path / "in", "-o", tmp_path / "out")
+    assert code == 0, err
+    assert re.search(r"^PNGs \(train\): 6/6, [\d,.]+/s, done in", err, re.M) and "PNGs (val): 4/4" in err, err
+    code, _, err = ssl_in_process("data", "prepare", "cifar100", "-i", tmp_path / "in", "-o", tmp_path / "o2", "progress=1")
+    assert code == 2 and err.startswith("ssl: error: cifar100: unknown option(s) ['progress']"), err

@@ -11,6 +11,7 @@ from typing import List, Optional
 import typer
 
 from ssl_cli.errors import UsageError, fail
+from ssl_cli.progress_bar import progress_bar
 
 __all__ = ["data_app"]
 
@@ -121,8 +122,11 @@ def prepare(
     defaults = preparer_options(name)
     for key, value in kwargs.items():
         _check_option_type(name, key, value, defaults.get(key, inspect.Parameter.empty))
+    if "progress" in kwargs:  # the progress bar's own argument, not a tool option
+        raise UsageError(f"{name}: unknown option(s) ['progress']; options are {sorted(defaults)}")
     try:
-        summary = ssl_data.prepare(name, input_path, output_dir, download=download, **kwargs)
+        with progress_bar() as bar:
+            summary = ssl_data.prepare(name, input_path, output_dir, download=download, progress=bar, **kwargs)
     except DownloadError as exc:  # no network, timeout, truncated archive: one line, exit 2
         fail(str(exc))
     typer.echo(json.dumps(summary, indent=2, default=str))

@@ -11,7 +11,7 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from ssl_evaluation.progress import ProgressFn
+    from ssl_data.progress import ProgressFn
 
 __all__ = ["LINE_INTERVAL_S", "progress_bar"]
 

@@ -1,4 +1,5 @@
-"""The progress callback every long loop of ssl-evaluation takes: ``progress(stage, done, total)``.
+"""The progress callback every long loop of ssl-evaluation takes: ``progress(stage, done, total)``
+(:data:`ProgressFn`, ssl-data's, which its preparers take too), and two ways to report it.
 
 Algorithms and suites call it with plain numbers; whoever passes it decides how to show them
 (the ``ssl`` command draws a bar with rate and ETA on a terminal, one line per stage otherwise).
@@ -9,11 +10,9 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator
 from typing import TypeVar
 
-__all__ = ["ProgressFn", "Ticker", "tracked"]
+from ssl_data.progress import ProgressFn
 
-#: ``progress(stage, done, total)``: ``done`` of ``total`` units (images, iterations) of ``stage``
-#: (``total`` 0: not known in advance).
-ProgressFn = Callable[[str, int, int], None]
+__all__ = ["ProgressFn", "Ticker", "tracked"]
 
 T = TypeVar("T")
 

@@ -4,7 +4,7 @@ of PNG files."""
 from __future__ import annotations
 
 import shutil
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +14,7 @@ from PIL import Image
 from ssl_data.atomic_files import make_temp_dir
 from ssl_data.prep._roots import find_root
 from ssl_data.prep.outputs import require_file, write_disk_folder
+from ssl_data.progress import ProgressFn
 
 __all__ = ["patch_camelyon", "read_norb_matrix", "small_norb_azimuth", "small_norb_elevation"]
 
@@ -34,23 +35,29 @@ def read_norb_matrix(path: Path) -> np.ndarray:
     return np.frombuffer(raw[offset:], dtype=np.dtype(_NORB_DTYPES[int(header[0])]).newbyteorder("<")).reshape(dims)
 
 
-def _png_splits(output_dir: Path, splits: dict[str, Iterator[tuple[np.ndarray, str]]]) -> dict[str, Any]:
-    """Write each (image array, label) as PNG in a scratch folder, then publish the disk_folder."""
+def _png_splits(output_dir: Path, splits: dict[str, Iterable[tuple[np.ndarray, str]]],
+                progress: ProgressFn | None = None) -> dict[str, Any]:
+    """Write each (image array, label) as PNG in a scratch folder, then publish the disk_folder;
+    ``progress(f"PNGs ({split})", written, total)`` (total 0 when ``pairs`` has no length)."""
     scratch = make_temp_dir(Path(output_dir), "png-scratch")
     try:
         items: dict[str, list[tuple[Path, str]]] = {}
         for split, pairs in splits.items():
             items[split] = []
+            total = len(pairs) if hasattr(pairs, "__len__") else 0
             for i, (arr, label) in enumerate(pairs):
                 png = scratch / f"{split}_{i:07d}.png"
                 Image.fromarray(arr).save(png)
                 items[split].append((png, label))
+                if progress is not None:
+                    progress(f"PNGs ({split})", i + 1, total)
         return write_disk_folder(Path(output_dir), items)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
 
 
-def _small_norb(input_path: Path, output_dir: Path, column: int, to_label: Callable[[int], int]) -> dict[str, Any]:
+def _small_norb(input_path: Path, output_dir: Path, column: int, to_label: Callable[[int], int],
+                progress: ProgressFn | None = None) -> dict[str, Any]:
     root = find_root(input_path, "smallnorb-5x46789x9x18x6x2x96x96-training-dat.mat", ("smallnorb", "norb"))
 
     def pairs(kind: str) -> Iterator[tuple[np.ndarray, str]]:
@@ -62,22 +69,22 @@ def _small_norb(input_path: Path, output_dir: Path, column: int, to_label: Calla
         for img, row in zip(dat, info):
             yield img[0], str(to_label(int(row[column])))  # first camera of the stereo pair (VTAB)
 
-    return _png_splits(Path(output_dir), {"train": pairs("train"), "val": pairs("val")})
+    return _png_splits(Path(output_dir), {"train": pairs("train"), "val": pairs("val")}, progress)
 
 
-def small_norb_azimuth(input_path: Path, output_dir: Path) -> dict[str, Any]:
+def small_norb_azimuth(input_path: Path, output_dir: Path, progress: ProgressFn | None = None) -> dict[str, Any]:
     """SmallNORB (the official ``*-dat.mat``/``*-info.mat`` binary files) -> disk_folder with the
     azimuth (0, 2, ..., 34 -> classes 0..17) of the first camera's image; train/val = the official
     training/testing files."""
-    return _small_norb(input_path, output_dir, 2, lambda v: v // 2)
+    return _small_norb(input_path, output_dir, 2, lambda v: v // 2, progress)
 
 
-def small_norb_elevation(input_path: Path, output_dir: Path) -> dict[str, Any]:
+def small_norb_elevation(input_path: Path, output_dir: Path, progress: ProgressFn | None = None) -> dict[str, Any]:
     """SmallNORB -> disk_folder with the elevation (classes 0..8)."""
-    return _small_norb(input_path, output_dir, 1, lambda v: v)
+    return _small_norb(input_path, output_dir, 1, lambda v: v, progress)
 
 
-def patch_camelyon(input_path: Path, output_dir: Path) -> dict[str, Any]:
+def patch_camelyon(input_path: Path, output_dir: Path, progress: ProgressFn | None = None) -> dict[str, Any]:
     """PatchCamelyon (``camelyonpatch_level_2_split_{train,valid,test}_{x,y}.h5``) -> disk_folder
     ``train/``, ``val/`` (valid), ``test/`` with classes 0/1 (96x96 PNG). Needs h5py."""
     try:
@@ -94,4 +101,4 @@ def patch_camelyon(input_path: Path, output_dir: Path) -> dict[str, Any]:
             for i in range(len(xs)):
                 yield np.asarray(xs[i]), str(int(np.asarray(ys[i]).ravel()[0]))
 
-    return _png_splits(Path(output_dir), {"train": pairs("train"), "val": pairs("valid"), "test": pairs("test")})
+    return _png_splits(Path(output_dir), {"train": pairs("train"), "val": pairs("valid"), "test": pairs("test")}, progress)

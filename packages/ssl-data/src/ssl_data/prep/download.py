@@ -25,6 +25,7 @@ import zlib
 from pathlib import Path
 
 from ssl_data.atomic_files import make_temp_dir
+from ssl_data.progress import ProgressFn
 from ssl_data.prep.torchvision_fetch import (
     MD5,
     ChecksumMismatch,
@@ -197,8 +198,9 @@ def _describe(e: BaseException, timeout: float) -> str:
     return f"{type(reason).__name__}: {text}" if text != type(reason).__name__ else text
 
 
-def _fetch(url: str, dest: Path, timeout: float) -> None:
-    """Stream ``url`` into ``dest`` (fsynced); DownloadError unless every announced byte arrived."""
+def _fetch(url: str, dest: Path, timeout: float, progress: ProgressFn | None = None) -> None:
+    """Stream ``url`` into ``dest`` (fsynced); DownloadError unless every announced byte arrived;
+    ``progress(f"download {file name}", bytes received, Content-Length or 0)``."""
     parts = urllib.parse.urlsplit(url)
     if parts.scheme not in ("http", "https", "ftp") or not parts.hostname:
         raise ValueError(f"cannot download {url!r}: expected an http(s) or ftp URL")
@@ -213,6 +215,8 @@ def _fetch(url: str, dest: Path, timeout: float) -> None:
             while chunk := response.read(_CHUNK):
                 f.write(chunk)
                 received += len(chunk)
+                if progress is not None:
+                    progress(f"download {dest.name}", received, expected or 0)
             f.flush()
             os.fsync(f.fileno())
     except (urllib.error.URLError, OSError, http.client.HTTPException, ValueError) as e:
@@ -293,7 +297,8 @@ def _merge(src: Path, dst: Path) -> None:
             os.replace(entry, target)
 
 
-def download_dataset(name: str, input_path: str | Path, *, mirror: str | None = None, timeout: float | None = None) -> list[str]:
+def download_dataset(name: str, input_path: str | Path, *, mirror: str | None = None, timeout: float | None = None,
+                     progress: ProgressFn | None = None) -> list[str]:
     """Download ``name``'s official files and extract them into ``input_path`` (the preparer's
     ``-i``), all or nothing.
 
@@ -304,6 +309,8 @@ def download_dataset(name: str, input_path: str | Path, *, mirror: str | None = 
             ``$SSL_DATA_MIRROR``, else the official URLs.
         timeout: seconds allowed for the name lookup, the connection and each read (default
             ``$SSL_DATA_DOWNLOAD_TIMEOUT``, else 15); a stalled server fails after this long.
+        progress: ``progress(f"download {file name}", bytes, total bytes)`` while a file streams
+            (the files torchvision fetches show torchvision's own bar instead).
 
     Returns:
         the URLs fetched.
@@ -326,7 +333,10 @@ def download_dataset(name: str, input_path: str | Path, *, mirror: str | None = 
         for url in urls:
             file_name = urllib.parse.unquote(urllib.parse.urlsplit(url).path.rsplit("/", 1)[-1]) or "download"
             part = staging / file_name
-            (_fetch_torchvision if name in TORCHVISION_FETCHED else _fetch)(url, part, seconds)
+            if name in TORCHVISION_FETCHED:
+                _fetch_torchvision(url, part, seconds)
+            else:
+                _fetch(url, part, seconds, progress)
             if file_name.endswith(_ARCHIVES):
                 _extract(part, extracted, url)
                 part.unlink()

@@ -18,6 +18,7 @@ from PIL import Image
 
 from ssl_data.atomic_files import make_temp_dir
 from ssl_data.prep.outputs import require_dir
+from ssl_data.progress import ProgressFn
 
 __all__ = ["VIDEO_EXTENSIONS", "evenly_spaced_frames", "kinetics_frames"]
 
@@ -41,8 +42,9 @@ def evenly_spaced_frames(video: Path, count: int) -> list[Image.Image]:
     return [frames[int(i)] for i in np.round(np.linspace(0, len(frames) - 1, count))]
 
 
-def kinetics_frames(input_path: Path, output_dir: Path, frames: int = 6) -> dict[str, Any]:
-    """Kinetics videos -> per-clip frame folders (module docstring)."""
+def kinetics_frames(input_path: Path, output_dir: Path, frames: int = 6, progress: ProgressFn | None = None) -> dict[str, Any]:
+    """Kinetics videos -> per-clip frame folders (module docstring); ``progress("videos (train|val)",
+    decoded, total)``."""
     if frames < 1:
         raise ValueError(f"frames must be >= 1, got {frames}")
     base = require_dir(Path(input_path), "Kinetics folder")
@@ -57,7 +59,9 @@ def kinetics_frames(input_path: Path, output_dir: Path, frames: int = 6) -> dict
         for split, folder in (("train", "train"), ("val", val_name)):
             items[split], skipped[split] = [], 0
             videos = sorted(v for v in (base / folder).glob("*/*") if v.suffix.lower() in VIDEO_EXTENSIONS)
-            for video in videos:
+            for done, video in enumerate(videos):
+                if progress is not None:  # before each video, then once all are done
+                    progress(f"videos ({split})", done, len(videos))
                 picked = evenly_spaced_frames(video, frames)
                 if not picked:
                     skipped[split] += 1
@@ -67,6 +71,8 @@ def kinetics_frames(input_path: Path, output_dir: Path, frames: int = 6) -> dict
                 items[split].append((clip, video.parent.name))
                 for i, frame in enumerate(picked):
                     frame.save(clip / f"frame_{i}.jpg", quality=95)
+            if progress is not None:
+                progress(f"videos ({split})", len(videos), len(videos))
         written = _write_clip_folders(Path(output_dir), items)
     except BaseException:
         shutil.rmtree(scratch, ignore_errors=True)

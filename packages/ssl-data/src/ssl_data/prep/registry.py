@@ -28,6 +28,8 @@ from ssl_data.prep.video_frames import ucf101
 from ssl_data.prep.virb_image_data import cifar100, thor_egomotion, thor_num_steps
 from ssl_data.prep.virb_pixel_data import cityscapes, egohands, nyu_depth, nyu_walkable, pets_masks, taskonomy_depth, thor_depth
 
+from ssl_data.progress import ProgressFn
+
 __all__ = ["PREPARERS", "prepare", "preparer_options"]
 
 #: Every preparer has the signature ``fn(input_path: Path, output_dir: Path, **options) -> dict``
@@ -112,7 +114,7 @@ def preparer_options(name: str) -> dict[str, Any]:
         raise ValueError(f"unknown dataset {name!r}; known: {', '.join(sorted(PREPARERS))}")
     params = list(inspect.signature(PREPARERS[name]).parameters.values())[2:]
     fixed = PREPARERS[name].keywords if isinstance(PREPARERS[name], functools.partial) else {}
-    return {p.name: p.default for p in params if p.name not in fixed}
+    return {p.name: p.default for p in params if p.name not in fixed and p.name != "progress"}
 
 
 def prepare(
@@ -123,6 +125,7 @@ def prepare(
     *,
     download_mirror: str | None = None,
     download_timeout: float | None = None,
+    progress: ProgressFn | None = None,
     **options: Any,
 ) -> dict[str, Any]:
     """Run preparer ``name`` (VISSL's ``create_*_data_files.py -i IN -o OUT [-d]``).
@@ -133,6 +136,8 @@ def prepare(
     each lookup, connection and read, default 15 s); without a network it raises
     ``DownloadError`` (one line) before anything is written. Unknown names or options raise
     ValueError; missing inputs FileNotFoundError naming the path. Returns the preparer's summary.
+    ``progress(stage, done, total)`` reaches the download and the preparers with long loops (PNG
+    writers: cifar100, small_norb_*, patch_camelyon; video decoders: kinetics_frames, ucf101).
     """
     accepted = preparer_options(name)
     unknown = sorted(set(options) - set(accepted))
@@ -141,5 +146,7 @@ def prepare(
     if input_path is None and name != "jigsaw_permutations":
         raise ValueError(f"{name}: an input path (-i) is required")
     if download:
-        download_dataset(name, Path(str(input_path)), mirror=download_mirror, timeout=download_timeout)
+        download_dataset(name, Path(str(input_path)), mirror=download_mirror, timeout=download_timeout, progress=progress)
+    if progress is not None and "progress" in inspect.signature(PREPARERS[name]).parameters:
+        options["progress"] = progress
     return PREPARERS[name](Path(input_path) if input_path is not None else None, Path(output_dir), **options)

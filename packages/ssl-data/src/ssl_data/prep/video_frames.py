@@ -11,6 +11,7 @@ from PIL import Image
 from ssl_data.atomic_files import make_temp_dir
 from ssl_data.prep._roots import find_root
 from ssl_data.prep.outputs import require_file, write_disk_folder
+from ssl_data.progress import ProgressFn
 
 __all__ = ["middle_frame", "ucf101"]
 
@@ -31,10 +32,10 @@ def middle_frame(video: Path) -> Image.Image:
     return frames[len(frames) // 2].convert("RGB")
 
 
-def ucf101(input_path: Path, output_dir: Path, split: int = 1) -> dict[str, Any]:
+def ucf101(input_path: Path, output_dir: Path, split: int = 1, progress: ProgressFn | None = None) -> dict[str, Any]:
     """UCF-101 (``UCF-101/{class}/*.avi``, ``ucfTrainTestlist/{train,test}list0{split}.txt``) ->
     disk_folder ``train/`` and ``val/`` (the test list) holding the middle frame of each video as
-    JPEG, one folder per action class."""
+    JPEG, one folder per action class; ``progress("videos (train|val)", decoded, total)``."""
     if split not in (1, 2, 3):
         raise ValueError(f"split must be 1, 2 or 3, got {split}")
     root = find_root(input_path, "ucfTrainTestlist", ("ucf101", "UCF101"))
@@ -45,15 +46,18 @@ def ucf101(input_path: Path, output_dir: Path, split: int = 1) -> dict[str, Any]
         for out_split, list_name in (("train", f"trainlist0{split}.txt"), ("val", f"testlist0{split}.txt")):
             items[out_split] = []
             lines = require_file(root / "ucfTrainTestlist" / list_name, "UCF-101 split list").read_text().splitlines()
-            for ln in lines:
-                if not ln.strip():
-                    continue
+            lines = [ln for ln in lines if ln.strip()]
+            for done, ln in enumerate(lines):
+                if progress is not None:  # before each video, then once all are done
+                    progress(f"videos ({out_split})", done, len(lines))
                 rel = ln.split()[0]  # train lists add " class_index"
                 video = require_file(videos / rel, "video")
                 jpg = scratch / out_split / f"{Path(rel).stem}.jpg"
                 jpg.parent.mkdir(parents=True, exist_ok=True)
                 middle_frame(video).save(jpg, quality=95)
                 items[out_split].append((jpg, rel.split("/")[0]))
+            if progress is not None:
+                progress(f"videos ({out_split})", len(lines), len(lines))
         return write_disk_folder(Path(output_dir), items)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)

@@ -26,6 +26,7 @@ from ssl_data.prep._roots import find_root
 from ssl_data.prep.binary_datasets import _png_splits
 from ssl_data.prep.outputs import _atomic_write, link_or_copy, require_file, write_disk_folder
 from ssl_data.prep.safe_pickle import load_array_pickle
+from ssl_data.progress import ProgressFn
 
 __all__ = ["THOR_ACTIONS", "cifar100", "thor_egomotion", "thor_num_steps"]
 
@@ -33,9 +34,9 @@ __all__ = ["THOR_ACTIONS", "cifar100", "thor_egomotion", "thor_num_steps"]
 THOR_ACTIONS = {"MoveAhead": 0, "RotateLeft": 1, "RotateRight": 2, "LookUp": 3, "LookDown": 4}
 
 
-def cifar100(input_path: Path, output_dir: Path) -> dict[str, Any]:
+def cifar100(input_path: Path, output_dir: Path, progress: ProgressFn | None = None) -> dict[str, Any]:
     """CIFAR-100 python batches -> disk_folder ``train/`` / ``val/`` (the test set) of 32x32 PNGs
-    named by fine label."""
+    named by fine label; ``progress("PNGs (train|val)", written, total)``."""
     root = find_root(input_path, "meta", ("cifar-100-python",))
     meta = load_array_pickle(root / "meta", "CIFAR-100 meta")
     names = meta.get("fine_label_names") if isinstance(meta, dict) else None
@@ -53,7 +54,7 @@ def cifar100(input_path: Path, output_dir: Path) -> dict[str, Any]:
         images = x.reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1)
         return [(img, names[label]) for img, label in zip(images, y)]
 
-    return _png_splits(Path(output_dir), {"train": iter(pairs("train")), "val": iter(pairs("test"))})
+    return _png_splits(Path(output_dir), {"train": pairs("train"), "val": pairs("test")}, progress)
 
 
 def _label_lines(path: Path) -> list[tuple[str, str]]:

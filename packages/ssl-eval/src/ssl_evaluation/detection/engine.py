@@ -4,11 +4,13 @@ COCO-style AP (torchmetrics ``MeanAveragePrecision``, pycocotools backend)."""
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 import torch
 from torch import nn
+
+from ssl_evaluation.progress import ProgressFn
 
 __all__ = ["detection_collate", "train_detector", "evaluate_detector"]
 
@@ -40,7 +42,7 @@ def train_detector(
     steps: Sequence[int] = (),
     gamma: float = 0.1,
     device: str | torch.device = "cpu",
-    progress: Callable[[str, int, int], None] | None = None,
+    progress: ProgressFn | None = None,
 ) -> list[float]:
     """SGD for ``max_iter`` iterations, cycling over ``loader`` (yielding lists of images and
     targets, see :func:`detection_collate`); learning rate is detectron2's WarmupMultiStepLR
@@ -93,7 +95,7 @@ def evaluate_detector(
     iou_types: Sequence[str] = ("bbox",),
     mask_threshold: float = 0.5,
     device: str | torch.device = "cpu",
-    progress: Callable[[str, int, int], None] | None = None,
+    progress: ProgressFn | None = None,
 ) -> dict[str, dict[str, float]]:
     """COCO-style AP in percent: ``{"bbox": {"AP", "AP50", "AP75", "APs", "APm", "APl"}, "segm": ...}``.
 
