@@ -26,7 +26,7 @@ from ssl_convert.errors import FormatError, KeyMappingError
 from ssl_convert.moco_format import read_moco
 from ssl_convert.reading import read_file
 from ssl_convert.resnet_arch import infer_resnet, is_resnet_state
-from ssl_convert.sharded import is_dcp_dir, read_dcp
+from ssl_convert.sharded import is_dcp_dir, read_dcp, training_run_part
 from ssl_convert.swav_format import read_swav
 from ssl_convert.timm_format import read_timm, write_timm
 from ssl_convert.torchvision_format import is_regnet_state, read_torchvision, write_torchvision
@@ -306,7 +306,16 @@ def convert(
 
     if is_dcp_dir(src) or (from_ == "dcp"):
         obj = read_dcp(src, allow_unsafe_load=allow_unsafe_load)
-        weights, inner = _read_dcp_payload(obj)
+        run_part = training_run_part(src)
+        if run_part is not None and isinstance(obj.get("model"), Mapping):  # an ssl-train FSDP run's last.dcp/
+            from ssl_models.checkpoint import CheckpointError, fill_sharded_weights
+
+            try:
+                weights, inner = _read_ssl(fill_sharded_weights(run_part, obj["model"])), "ssl-train run"
+            except CheckpointError as err:
+                raise FormatError(f"{src}: {err}") from None
+        else:
+            weights, inner = _read_dcp_payload(obj)
         fmt, detected = "dcp", from_ is None
         weights.notes.insert(0, f"sharded torch.distributed.checkpoint consolidated ({inner} layout inside)")
     else:

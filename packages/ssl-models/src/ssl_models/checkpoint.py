@@ -7,7 +7,14 @@ A checkpoint is a dict of tensors and plain containers, loadable with
      "trunk": {"name": str, "kwargs": dict, "state_dict": dict},
      "heads": [{"name": str, "kwargs": dict, "state_dict": dict}, ...],
      "recipe": dict | None,        # resolved recipe (plain containers)
-     "train_state": dict | None}   # resume state, written by ssl-train only
+     "train_state": dict | None,   # resume state, written by ssl-train only
+     "sharded": dict | None}       # ssl-train FSDP runs only, see below
+
+The single-file part of a sharded (FSDP) training checkpoint (``OUT/checkpoints/last.pt`` beside
+its ``torch.distributed.checkpoint`` folder ``last.dcp/``) has empty trunk and head state dicts
+and ``"sharded": {"folder": "last.dcp", "step": int, "heads": [[chain, index], ...]}``; the
+folder's ``model`` entry holds the weights under ``trunk.*`` and ``heads.<chain>.<index>.*``
+(:func:`fill_sharded_weights` puts them back).
 
 Files are written atomically (:mod:`ssl_models.atomic_files`): a temporary file in the same
 folder, flushed and fsynced, then ``os.replace``d over the target, so a crash never leaves a
@@ -33,6 +40,7 @@ __all__ = [
     "FORMAT",
     "FORMAT_VERSION",
     "CheckpointError",
+    "fill_sharded_weights",
     "heads_from_checkpoint",
     "load_checkpoint",
     "model_payload",
@@ -124,3 +132,25 @@ def heads_from_checkpoint(ckpt: Mapping[str, Any]) -> list[Head]:
         head.load_state_dict(entry["state_dict"], strict=True)
         heads.append(head)
     return heads
+
+
+def fill_sharded_weights(ckpt: dict[str, Any], model_state: Mapping[str, torch.Tensor]) -> dict[str, Any]:
+    """Fill the empty trunk and head state dicts of the single-file part of a sharded checkpoint
+    (``ckpt["sharded"]``, see the module docstring) from the full ``model_state`` of its DCP
+    folder (keys ``trunk.*`` and ``heads.<chain>.<index>.*``); returns ``ckpt`` (changed in place).
+
+    Raises:
+        CheckpointError: ``ckpt`` is not the single-file part of a sharded checkpoint, or
+            ``model_state`` holds no trunk weights.
+    """
+    sharded = ckpt.get("sharded")
+    if not isinstance(sharded, Mapping) or len(sharded.get("heads", [])) != len(ckpt.get("heads") or []):
+        raise CheckpointError("not the single-file part of a sharded checkpoint (no valid 'sharded' entry)")
+    trunk = {k[len("trunk."):]: v for k, v in model_state.items() if k.startswith("trunk.")}
+    if not trunk:
+        raise CheckpointError("the sharded checkpoint's model state holds no trunk.* weights")
+    ckpt["trunk"]["state_dict"] = trunk
+    for entry, (chain, index) in zip(ckpt["heads"], sharded["heads"]):
+        prefix = f"heads.{chain}.{index}."
+        entry["state_dict"] = {k[len(prefix):]: v for k, v in model_state.items() if k.startswith(prefix)}
+    return ckpt

@@ -16,15 +16,14 @@ whatever the world size that wrote them.
 from __future__ import annotations
 
 import shutil
-import tempfile
 from pathlib import Path
 from typing import Any
 
-import torch
 import torch.distributed as dist
 from torch import nn
 
 from ssl_models import checkpoint as ckpt_format
+from ssl_models.dcp_reader import SafeDCPReader, SafeLoadPlanner, read_dcp
 
 __all__ = ["DCP_SUFFIX", "MODEL_PREFIX", "consolidate_dcp", "head_positions", "load_sharded", "save_sharded", "unshard_into"]
 
@@ -74,14 +73,12 @@ def save_sharded(model: nn.Module, optimizer: Any, folder: str | Path, is_main: 
 
 
 def _matching(folder: Path, step: int) -> Path:
-    """``folder`` or ``folder.old``, whichever was written at ``step`` (no process group needed)."""
-    import torch.distributed.checkpoint as dcp
-
+    """``folder`` or ``folder.old``, whichever was written at ``step`` (no process group needed;
+    read through ``ssl_models.dcp_reader``: a planted ``.metadata`` or entry runs nothing)."""
     seen = []
     for candidate in (folder, folder.with_name(folder.name + ".old")):
         if (candidate / ".metadata").is_file():
-            saved = {"step": -1}
-            dcp.load(saved, checkpoint_id=str(candidate), no_dist=True)
+            saved = read_dcp(candidate, keys={"step"})
             if int(saved["step"]) == step:
                 return candidate
             seen.append(f"{candidate.name} at step {saved['step']}")
@@ -96,7 +93,8 @@ def load_sharded(model: nn.Module, optimizer: Any, folder: str | Path, step: int
     from torch.distributed.checkpoint.state_dict import set_state_dict
 
     state = _state(model, optimizer)
-    dcp.load(state, checkpoint_id=str(_matching(Path(folder), step)))
+    source = _matching(Path(folder), step)
+    dcp.load(state, storage_reader=SafeDCPReader(source), planner=SafeLoadPlanner(source))
     set_state_dict(model, optimizer, model_state_dict=state["model"], optim_state_dict=state["optim"])
 
 
@@ -121,15 +119,18 @@ def consolidate_dcp(folder: str | Path, out_file: str | Path) -> Path:
             loads it) and the whole train state (model keys in ``method``, the optimizer
             numbered as ``torch.optim.Optimizer.state_dict`` numbers it).
 
-    Needs no process group and works for any world size that wrote the folder.
+    Needs no process group and works for any world size that wrote the folder. The folder is read
+    through ``ssl_models.dcp_reader`` (``.metadata`` through the allow-list unpickler, other
+    entries with ``weights_only=True``), as ``ssl convert`` reads DCP folders: a planted pickle
+    runs nothing.
 
     Raises:
         FileNotFoundError: ``folder`` or its ``.pt`` is missing.
-        ValueError: the ``.pt`` is not the single-file part of a sharded checkpoint, or neither
-            the folder nor its ``.old`` was written at the ``.pt``'s step.
+        ValueError: the ``.pt`` is not the single-file part of a sharded checkpoint, neither
+            the folder nor its ``.old`` was written at the ``.pt``'s step, or the folder is not
+            a readable DCP folder.
+        ssl_models.UnsafePickleError: the folder pickles Python objects (refused, not run).
     """
-    from torch.distributed.checkpoint.format_utils import dcp_to_torch_save
-
     folder = Path(folder)
     single = folder.with_suffix(".pt")
     if not single.is_file():
@@ -138,14 +139,9 @@ def consolidate_dcp(folder: str | Path, out_file: str | Path) -> Path:
     sharded = payload.get("sharded")
     if not sharded:
         raise ValueError(f"{single} is not the single-file part of a sharded checkpoint")
-    with tempfile.TemporaryDirectory(prefix="ssl-dcp-") as tmp:
-        dcp_to_torch_save(str(_matching(folder, int(sharded["step"]))), f"{tmp}/full.pt")
-        full = torch.load(f"{tmp}/full.pt", map_location="cpu", weights_only=True)
+    full = read_dcp(_matching(folder, int(sharded["step"])))
     model = full["model"]
-    payload["trunk"]["state_dict"] = {k[len("trunk."):]: v for k, v in model.items() if k.startswith("trunk.")}
-    for entry, (i, j) in zip(payload["heads"], sharded["heads"]):
-        prefix = f"heads.{i}.{j}."
-        entry["state_dict"] = {k[len(prefix):]: v for k, v in model.items() if k.startswith(prefix)}
+    ckpt_format.fill_sharded_weights(payload, model)
     train = payload.get("train_state")
     if train:
         train["method"].update({MODEL_PREFIX + k: v for k, v in model.items()})
