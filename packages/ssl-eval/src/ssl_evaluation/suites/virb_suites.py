@@ -48,7 +48,7 @@ from ssl_evaluation.suites.image_splits import (
     open_train_test,
     suite_result,
 )
-from ssl_evaluation.progress import ProgressFn
+from ssl_evaluation.progress import ProgressFn, tracked
 
 __all__ = [
     "DepthProtocol", "PixelScheduler", "PixelSplit", "SegmentationProtocol", "TargetTable", "VirbImageProtocol",
@@ -167,9 +167,10 @@ def _target_file(folder: Path, stem: str, task: str, image: Path) -> Path:
 
 
 def load_pixel_split(root: Path, split: str, task: str, size: int, depth_scale: float = 0.001,
-                     limit: int = 0) -> PixelSplit:
+                     limit: int = 0, progress: ProgressFn | None = None) -> PixelSplit:
     """Split ``"train"`` or ``"test"`` (``val/``, else ``test/``) of a segmentation or depth folder
-    (module docstring), resized to ``size``; ``limit`` keeps the first N images by name (0 = all)."""
+    (module docstring), resized to ``size``; ``limit`` keeps the first N images by name (0 = all);
+    ``progress(f"images ({split})", read, N)``."""
     folder = root / "train" if split == "train" else _test_dir(root)
     image_dir, target_dir = folder / "images", folder / _TARGET_DIR[task]
     for path in (image_dir, target_dir):
@@ -180,7 +181,7 @@ def load_pixel_split(root: Path, split: str, task: str, size: int, depth_scale: 
         raise ValueError(f"no images in {image_dir}")
     files = files[:limit] if limit > 0 else files
     images, targets = [], []
-    for file in files:
+    for file in tracked(files, f"images ({split})", len(files), progress):
         target_path = _target_file(target_dir, file.stem, task, file)
         image = _read_image(file)
         target = _read_mask(target_path) if task == "segmentation" else _read_depth(target_path, depth_scale)
@@ -193,10 +194,11 @@ def load_pixel_split(root: Path, split: str, task: str, size: int, depth_scale: 
     return PixelSplit(torch.stack(images), stacked.long() if task == "segmentation" else stacked, str(folder))
 
 
-def _pixel_data(data: str, task: str, size: int, depth_scale: float, limit: int) -> tuple[PixelSplit, PixelSplit]:
+def _pixel_data(data: str, task: str, size: int, depth_scale: float, limit: int,
+                progress: ProgressFn | None = None) -> tuple[PixelSplit, PixelSplit]:
     root = _data_root(data, _LAYOUT[task])
-    return (load_pixel_split(root, "train", task, size, depth_scale, limit),
-            load_pixel_split(root, "test", task, size, depth_scale))
+    return (load_pixel_split(root, "train", task, size, depth_scale, limit, progress),
+            load_pixel_split(root, "test", task, size, depth_scale, progress=progress))
 
 
 class PixelScheduler(str, enum.Enum):
@@ -265,7 +267,7 @@ def run_segmentation(checkpoint: str | Path | nn.Module, data: str, protocol: Se
 
     started, p = time.perf_counter(), protocol or SegmentationProtocol()
     trunk, size = checked_trunk(checkpoint, p.image_size, p.layers, "segmentation")
-    train, test = _pixel_data(data, "segmentation", size, 0.001, p.limit)
+    train, test = _pixel_data(data, "segmentation", size, 0.001, p.limit, progress)
     classes = p.num_classes or _class_count(p.ignore_index, train, test)
     for split in (train, test):
         bad = (split.targets != p.ignore_index) & ((split.targets < 0) | (split.targets >= classes))
@@ -298,7 +300,7 @@ def run_depth(checkpoint: str | Path | nn.Module, data: str, protocol: DepthProt
     if p.depth_scale <= 0:
         raise ValueError(f"depth_scale must be > 0, got {p.depth_scale}")
     trunk, size = checked_trunk(checkpoint, p.image_size, p.layers, "depth")
-    train, test = _pixel_data(data, "depth", size, p.depth_scale, p.limit)
+    train, test = _pixel_data(data, "depth", size, p.depth_scale, p.limit, progress)
     for split in (train, test):
         if not bool((split.targets > 0).any()):
             raise ValueError(f"the depth maps in {split.source} have no valid pixel (every depth is 0)")

@@ -25,7 +25,7 @@ import torch
 from torch import nn
 
 from ssl_evaluation.suites.image_splits import checked_trunk, suite_result
-from ssl_evaluation.progress import ProgressFn
+from ssl_evaluation.progress import ProgressFn, tracked
 from ssl_evaluation.suites.virb_suites import (
     _IMAGE_EXTS,
     _data_root,
@@ -134,8 +134,9 @@ class FlowProtocol:
     seed: int = 0
 
 
-def _flow_split(folder: Path, limit: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Frames uint8 ``[N, 3, H, W]`` (first, second) and flow float ``[N, H, W, 2]``."""
+def _flow_split(folder: Path, limit: int, progress: ProgressFn | None = None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Frames uint8 ``[N, 3, H, W]`` (first, second) and flow float ``[N, H, W, 2]``;
+    ``progress(f"frame pairs ({folder.name})", read, N)``."""
     dirs = {name: folder / name for name in ("first", "second", "flow")}
     for path in dirs.values():
         if not path.is_dir():
@@ -144,7 +145,7 @@ def _flow_split(folder: Path, limit: int) -> tuple[torch.Tensor, torch.Tensor, t
     if not files:
         raise ValueError(f"no images in {dirs['first']}")
     first, second, flows = [], [], []
-    for file in files:
+    for file in tracked(files, f"frame pairs ({folder.name})", len(files), progress):
         partner = next((p for p in dirs["second"].glob(f"{file.stem}.*") if p.suffix.lower() in _IMAGE_EXTS), None)
         flow_path = dirs["flow"] / f"{file.stem}.npy"
         if partner is None or not flow_path.is_file():
@@ -169,7 +170,7 @@ def run_flow(checkpoint: str | Path | nn.Module, data: str, protocol: FlowProtoc
     started, p = time.perf_counter(), protocol or FlowProtocol()
     root = _data_root(data, FLOW_LAYOUT)
     trunk, _ = checked_trunk(checkpoint, 0, p.layers, "virb-flow")
-    train, test = _flow_split(root / "train", p.limit), _flow_split(_test_dir(root), 0)
+    train, test = _flow_split(root / "train", p.limit, progress), _flow_split(_test_dir(root), 0, progress)
     scores = ssl_evaluation.flow_task(
         trunk, _normalized(train[0]), _normalized(train[1]), train[2], _normalized(test[0]), _normalized(test[1]), test[2],
         layers=list(p.layers), epochs=p.epochs, batch_size=p.batch_size, lr=p.lr, width=p.width, seed=p.seed,
@@ -219,7 +220,7 @@ def run_pixel_finetune(checkpoint: str | Path | nn.Module, data: str, protocol: 
     started, p = time.perf_counter(), protocol or PixelFinetuneProtocol()
     task = p.task.value
     trunk, size = checked_trunk(checkpoint, p.image_size, p.layers, "pixel-finetune")
-    train, test = _pixel_data(data, task, size, p.depth_scale, p.limit)
+    train, test = _pixel_data(data, task, size, p.depth_scale, p.limit, progress)
     classes = 1
     if task == "segmentation":
         ids = torch.cat([s.targets[s.targets != p.ignore_index].flatten() for s in (train, test)])
