@@ -7,10 +7,12 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import weakref
 from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 from PIL import Image
 
 from ssl_data.sources import image_file
@@ -74,3 +76,30 @@ def test_a_large_transparent_png_needs_about_the_decoded_image_and_its_rgb_copy(
     grown_mib = report["kib"] / 1024
     # whole-image compositing held four full-size copies (about 4 x 46 + 34 MiB)
     assert grown_mib < 1.25 * (decoded_mib + rgb_mib), grown_mib
+
+
+class _Images(torch.utils.data.Dataset):
+    """A source of fresh images that records, at every read, which earlier images are still alive."""
+
+    def __init__(self, count: int) -> None:
+        self.count, self.refs, self.alive_at_read = count, [], []
+
+    def __len__(self) -> int:
+        return self.count
+
+    def __getitem__(self, index: int):
+        self.alive_at_read.append([ref() is not None for ref in self.refs])
+        image = Image.new("RGB", (8, 8), (index, 0, 0))
+        self.refs.append(weakref.ref(image))
+        return image, 0, index
+
+
+def test_a_batch_does_not_hold_a_decoded_image_while_the_next_decodes() -> None:
+    """SSLDataset reads a batch image after image: the previous decoded image (a 40-Mpixel PNG is
+    122 MB as RGB) is released before the next one is read, only its transformed sample is kept."""
+    from ssl_data import SSLDataset
+
+    source = _Images(4)
+    batch = SSLDataset(source, transform=lambda image: np.asarray(image)[0, 0, 0]).__getitems__([0, 1, 2, 3])
+    assert [int(data) for data, _, _ in batch] == [0, 1, 2, 3]
+    assert source.alive_at_read == [[], [False], [False, False], [False, False, False]]
