@@ -24,10 +24,18 @@ pytestmark = pytest.mark.skipif(not Path("/proc/self/maps").exists(), reason="wa
 ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 
 
+def _foreground_sigint() -> None:
+    """In the child before exec: SIGINT as a command typed in a terminal gets it. A test run started
+    in the background of a non-interactive shell (``pytest &``, nohup, some CI runners) ignores
+    SIGINT, and an ignored SIGINT is inherited through exec: the command would then rightly ignore
+    Ctrl-C too, and finish."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def _start(args: list[object], stderr: int = subprocess.PIPE) -> subprocess.Popen[str]:
     env = dict(os.environ, PYTHONUNBUFFERED="1", COLUMNS="100")
     return subprocess.Popen([sys.executable, "-m", "ssl_cli", *map(str, args)], env=env, stdout=subprocess.PIPE,
-                            stderr=stderr, text=True)  # fmt: skip
+                            stderr=stderr, text=True, preexec_fn=_foreground_sigint)  # fmt: skip
 
 
 def _interrupt_when(proc: subprocess.Popen[str], ready: Callable[[], bool], what: str, timeout: float = 180) -> None:
