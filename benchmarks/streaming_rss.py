@@ -40,9 +40,11 @@ print(json.dumps({"steps": r.steps, "images": r.train_images, "invalid": r.inval
 """
 
 
-def _folder(tmp: Path, count: int) -> Path:
-    files = sorted(CLIPART.rglob("*.png"))[:count]
-    root = tmp / f"clipart{count}"
+def clipart_folder(tmp: Path, count: int, files: list[Path] | None = None, name: str = "") -> Path:
+    """``tmp/NAME/CLASS/NNNNN.png`` (``NAME`` default ``clipartCOUNT``): links to ``files`` (default:
+    the first ``count`` openclipart PNGs, sorted), in their 22 category folders (one class tree)."""
+    files = sorted(CLIPART.rglob("*.png"))[:count] if files is None else files
+    root = tmp / (name or f"clipart{count}")
     for i, f in enumerate(files):
         target = root / f.relative_to(CLIPART).parts[0] / f"{i:05d}.png"
         target.parent.mkdir(parents=True, exist_ok=True)
@@ -60,7 +62,7 @@ def main() -> None:
     record = provenance(sys.argv)
     runs: dict[str, list[dict]] = {"1000": [], "8000": []}
     with tempfile.TemporaryDirectory() as tmp:
-        folders = {n: _folder(Path(tmp), int(n)) for n in runs}
+        folders = {n: clipart_folder(Path(tmp), int(n)) for n in runs}
         for r in range(args.rounds):
             for n in (("1000", "8000") if r % 2 == 0 else ("8000", "1000")):
                 out = Path(tmp) / f"run{n}-{r}"
