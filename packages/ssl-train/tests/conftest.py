@@ -7,6 +7,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
@@ -67,6 +68,9 @@ def image_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
 RECIPE_FILES = Path(tempfile.gettempdir()) / f"ssl-train-recipe-tests-{os.getuid()}"
 TINY_CLUSTERFIT_CHECKPOINT = RECIPE_FILES / "clusterfit-stage1.pt"
 TINY_COLOUR_FOLDER = RECIPE_FILES / "colour-pngs"
+#: 192 PNGs of uniform random RGB noise, 24 px, in 2 class folders: images without flat regions
+#: (no ties between pixels, see test_scale_out_equivalence.py).
+TINY_NOISE_FOLDER = RECIPE_FILES / "noise-pngs"
 TINY.update({
     # NCE with temperature 0.07 on 128 images rises over its first 32 steps at lr 0.03 (11.0 -> 19.9);
     # at temperature 0.2 it falls (6.06 -> 5.32).
@@ -84,9 +88,9 @@ TINY.update({
 
 @pytest.fixture(scope="session", autouse=True)
 def recipe_test_files() -> Path:
-    """A random-init trunk checkpoint (ClusterFit's stage 1) and 128 real colour PNGs from the
-    openclipart-png package (the smallest files: quick to decode) shrunk to 40 px in 2 class folders (Colorization); written
-    atomically, so concurrent sessions share them."""
+    """A random-init trunk checkpoint (ClusterFit's stage 1), 128 real colour PNGs from the
+    openclipart-png package (the smallest files: quick to decode) shrunk to 40 px in 2 class folders (Colorization)
+    and 192 noise PNGs (the equivalence test); written atomically, so concurrent sessions share them."""
     from PIL import Image
 
     import ssl_models
@@ -107,6 +111,17 @@ def recipe_test_files() -> Path:
                     im.convert("RGB").resize((40, 40), Image.BILINEAR).save(staging / category / f"{i:03d}.png")
         try:
             staging.rename(TINY_COLOUR_FOLDER)
+        except OSError:  # another session got there first
+            shutil.rmtree(staging, ignore_errors=True)
+    if not TINY_NOISE_FOLDER.is_dir():
+        rng = np.random.default_rng(0)
+        staging = Path(tempfile.mkdtemp(dir=RECIPE_FILES))
+        for category in ("a", "b"):
+            (staging / category).mkdir()
+            for i in range(96):
+                Image.fromarray(rng.integers(0, 256, (24, 24, 3), dtype=np.uint8)).save(staging / category / f"{i:03d}.png")
+        try:
+            staging.rename(TINY_NOISE_FOLDER)
         except OSError:  # another session got there first
             shutil.rmtree(staging, ignore_errors=True)
     return RECIPE_FILES

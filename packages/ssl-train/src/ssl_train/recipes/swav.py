@@ -32,6 +32,7 @@ from dataclasses import dataclass, field
 import torch
 import torch.nn.functional as F
 from torch import Tensor
+from torch.distributed.tensor import DTensor
 
 import ssl_losses
 import ssl_models
@@ -154,7 +155,10 @@ class SwAV(Method):
         self.loss.start_iter = self.queue_start_epoch * ctx.steps_per_epoch
         with ctx.autocast():
             ((embedding, scores),) = ctx.model(batch.crops)
-        return {"loss": self.loss(scores.float(), embedding.float(), self._prototypes().weight)}
+        prototypes = self._prototypes().weight.detach()
+        if isinstance(prototypes, DTensor):  # FSDP: the queue is scored against every prototype
+            prototypes = prototypes.full_tensor()
+        return {"loss": self.loss(scores.float(), embedding.float(), prototypes)}
 
     def after_backward(self, ctx: StepContext) -> None:
         """No prototype gradient during the first ``freeze_prototypes_iters`` iterations."""
