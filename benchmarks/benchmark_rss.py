@@ -15,8 +15,10 @@ hold a 4940 x 8240 RGBA PNG: 155 MiB decoded); ``1000-first`` vs ``8000`` shows 
 ResNet-18 trunk (width 1/4). Every run is a fresh child process that runs the `ssl` command's
 entry point in-process; its peak is the child's own ``ru_maxrss`` (no loader workers:
 ``num_workers`` 0; the child's only subprocess is the ``ldconfig -p`` that cuda.pathfinder spawns
-at import, recorded apart). Runs are interleaved over ``--rounds``. Prints JSON and writes
-benchmarks/results/benchmark_rss.json.
+at import, recorded apart). Runs are interleaved over ``--rounds``; the last round also runs
+each folder with ``MALLOC_MMAP_THRESHOLD_=1048576`` (glibc: allocations of 1 MiB and more always
+mmapped and returned on free, instead of a threshold that rises with the largest block freed, so
+image-sized blocks stay in the heap). Prints JSON and writes benchmarks/results/benchmark_rss.json.
 
     nice -n 19 hatch run python benchmarks/benchmark_rss.py [--rounds 2] [--image-size 64]
 """
@@ -39,6 +41,7 @@ from streaming_rss import CLIPART, clipart_folder  # noqa: E402
 ROOT = Path(__file__).resolve().parent.parent
 FOLDERS = ("1000-first", "1000-sample", "8000")
 BENCHMARKS = ("knn", "linear")
+FIXED_MMAP = {"MALLOC_MMAP_THRESHOLD_": str(1 << 20)}
 
 CHILD = """
 import json, resource, sys, time
@@ -104,36 +107,40 @@ def main() -> None:
     if not CLIPART.is_dir():
         raise SystemExit("benchmark_rss: install the Debian package openclipart-png first")
     record = provenance(sys.argv)
-    runs: dict[str, dict[str, list[dict]]] = {b: {f: [] for f in FOLDERS} for b in BENCHMARKS}
+    runs: dict[str, dict[str, list[dict]]] = {b: {k: [] for f in FOLDERS for k in (f, f"{f} mmap1m")} for b in BENCHMARKS}
     with tempfile.TemporaryDirectory() as tmp:
         folders, about = _folders(Path(tmp))
         checkpoint = _checkpoint(Path(tmp) / "random_init.pt")
-        for r in range(args.rounds):
-            for bench in BENCHMARKS:
-                for name in FOLDERS if r % 2 == 0 else tuple(reversed(FOLDERS)):
-                    out = Path(tmp) / f"{bench}-{name}-{r}"
-                    argv = ["benchmark", bench, "-c", str(checkpoint), "--data", str(folders[name]), "--out", str(out),
-                            "--no-progress", f"extraction.image_size={args.image_size}", "extraction.batch_size=256"]
-                    if bench == "linear":
-                        argv.append(f"linear.epochs={args.linear_epochs}")
-                    proc = subprocess.run([sys.executable, "-c", CHILD, *argv], capture_output=True, text=True,
-                                          env=dict(os.environ))  # fmt: skip
-                    if proc.returncode:
-                        raise SystemExit(f"{bench} on {name} failed:\n{proc.stderr[-3000:]}")
-                    run = json.loads(proc.stdout.strip().splitlines()[-1])
-                    results = json.loads((out / "results.json").read_text())
-                    data = results["data"]
-                    run.update(train_images=data["train_images"], test_images=data["test_images"],
-                               invalid_images=sum(v["count"] for v in data["invalid_images"].values()),
-                               metrics=results["benchmarks"][bench])
-                    runs[bench][name].append(run)
-                    print(bench, name, run, file=sys.stderr, flush=True)
+        plan = [(r, bench, name, {}) for r in range(args.rounds) for bench in BENCHMARKS
+                for name in (FOLDERS if r % 2 == 0 else tuple(reversed(FOLDERS)))]
+        plan += [(args.rounds, bench, name, FIXED_MMAP) for bench in BENCHMARKS for name in FOLDERS]
+        for r, bench, name, env in plan:
+            out = Path(tmp) / f"{bench}-{name}-{r}"
+            argv = ["benchmark", bench, "-c", str(checkpoint), "--data", str(folders[name]), "--out", str(out),
+                    "--no-progress", f"extraction.image_size={args.image_size}", "extraction.batch_size=256"]
+            if bench == "linear":
+                argv.append(f"linear.epochs={args.linear_epochs}")
+            proc = subprocess.run([sys.executable, "-c", CHILD, *argv], capture_output=True, text=True,
+                                  env={**os.environ, **env})  # fmt: skip
+            if proc.returncode:
+                raise SystemExit(f"{bench} on {name} failed:\n{proc.stderr[-3000:]}")
+            run = json.loads(proc.stdout.strip().splitlines()[-1])
+            results = json.loads((out / "results.json").read_text())
+            data = results["data"]
+            run.update(train_images=data["train_images"], test_images=data["test_images"],
+                       invalid_images=sum(v["count"] for v in data["invalid_images"].values()),
+                       metrics=results["benchmarks"][bench])
+            key = f"{name} mmap1m" if env else name
+            runs[bench][key].append(run)
+            print(bench, key, run, file=sys.stderr, flush=True)
     peak = {b: {f: max(x["peak_rss_mib"] for x in v) for f, v in per.items()} for b, per in runs.items()}
     record.update(
         image_size=args.image_size, linear_epochs=args.linear_epochs, trunk="resnet18 width 1/4, random init",
         folders=about, runs=runs, peak_rss_mib=peak,
         ratio_8000_over_1000_sample={b: p["8000"] / p["1000-sample"] for b, p in peak.items()},
         ratio_8000_over_1000_first={b: p["8000"] / p["1000-first"] for b, p in peak.items()},
+        ratio_8000_over_1000_sample_mmap1m={b: p["8000 mmap1m"] / p["1000-sample mmap1m"] for b, p in peak.items()},
+        ratio_8000_over_1000_first_mmap1m={b: p["8000 mmap1m"] / p["1000-first mmap1m"] for b, p in peak.items()},
     )
     (ROOT / "benchmarks" / "results" / "benchmark_rss.json").write_text(json.dumps(record, indent=2) + "\n")
     print(json.dumps(record, indent=2))
