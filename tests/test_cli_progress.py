@@ -106,19 +106,6 @@ def test_without_a_terminal_stages_are_plain_lines(files):
     assert quiet.returncode == 0 and "features (train)" not in quiet.stderr, quiet.stderr
 
 
-def test_plain_lines_of_a_long_stage_carry_its_eta(monkeypatch, capsys):
-    """A running stage gets a line at most every LINE_INTERVAL_S seconds, with its ETA."""
-    from ssl_cli import progress_bar as pb
-
-    monkeypatch.setattr(pb, "LINE_INTERVAL_S", 0.0)
-    with pb.progress_bar(True) as progress:  # pytest's captured stderr is not a terminal
-        for done in range(0, 5):
-            progress("stage", done, 4)
-    err = capsys.readouterr().err.splitlines()
-    assert [line.split(",")[0] for line in err] == ["stage: 1/4", "stage: 2/4", "stage: 3/4", "stage: 4/4"]
-    assert all(re.search(ETA, line) for line in err[:3]) and "done in" in err[3]
-
-
 def test_missing_torchvision_data_is_one_line_naming_download(files, tmp_path, capsys):
     from cli_runner import ssl_in_process
 
