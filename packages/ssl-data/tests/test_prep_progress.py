@@ -101,3 +101,71 @@ def test_video_decoders_report_every_video(tmp_path: Path) -> None:
     prepare("kinetics_frames", tmp_path / "in", tmp_path / "out", frames=4, progress=rec)
     assert rec.calls["videos (train)"] == [(0, 2), (1, 2), (2, 2)]
     assert rec.calls["videos (val)"] == [(0, 1), (1, 1)]
+
+
+def _png(path: Path, value: int = 0) -> Path:
+    from PIL import Image
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(np.full((4, 4, 3), value, dtype=np.uint8)).save(path)
+    return path
+
+
+def _steps(total: int) -> list[tuple[int, int]]:
+    return [(i, total) for i in range(total + 1)]
+
+
+def test_filelist_preparers_report_folders_and_paths(tmp_path: Path) -> None:
+    counts = {("train", "a"): 3, ("train", "b"): 2, ("val", "a"): 1, ("val", "b"): 1}
+    for (split, cls), n in counts.items():
+        for i in range(n):
+            _png(tmp_path / "in" / split / cls / f"{i}.png")
+    rec = Recorder()
+    prepare("folder", tmp_path / "in", tmp_path / "out", progress=rec)
+    assert rec.calls["class folders (train)"] == _steps(2) and rec.calls["class folders (val)"] == _steps(2)
+    assert rec.calls["filelist (train)"] == _steps(5) and rec.calls["filelist (val)"] == _steps(2)
+    prepare("folder", tmp_path / "in", tmp_path / "quiet")  # no callback: the same files
+    for name in ("train_images.npy", "train_labels.npy", "val_images.npy", "val_labels.npy"):
+        assert np.array_equal(np.load(tmp_path / "out" / name), np.load(tmp_path / "quiet" / name))
+
+    sun = tmp_path / "sun"
+    _png(sun / "SUN397" / "a" / "abbey" / "sun_a.jpg")
+    _png(sun / "SUN397" / "b" / "bakery" / "sun_b.jpg")
+    (sun / "Partitions").mkdir()
+    (sun / "Partitions" / "Training_01.txt").write_text("/a/abbey/sun_a.jpg\n/b/bakery/sun_b.jpg\n")
+    (sun / "Partitions" / "Testing_01.txt").write_text("/b/bakery/sun_b.jpg\n")
+    rec = Recorder()
+    prepare("sun397", sun, tmp_path / "sun_out", progress=rec)
+    assert rec.calls["filelist (train)"] == _steps(2) and rec.calls["filelist (val)"] == _steps(1)
+
+
+def test_disk_folder_preparers_report_every_image(tmp_path: Path) -> None:
+    dtd = tmp_path / "dtd_in" / "dtd"
+    for cls in ("banded", "dotted"):
+        for i in range(3):
+            _png(dtd / "images" / cls / f"{cls}_{i}.jpg")
+    (dtd / "labels").mkdir()
+    (dtd / "labels" / "train1.txt").write_text("banded/banded_0.jpg\ndotted/dotted_0.jpg\n")
+    (dtd / "labels" / "val1.txt").write_text("banded/banded_1.jpg\n")
+    (dtd / "labels" / "test1.txt").write_text("dotted/dotted_2.jpg\n")
+    rec = Recorder()
+    prepare("dtd", tmp_path / "dtd_in", tmp_path / "dtd_out", progress=rec)
+    assert rec.calls["images (train)"] == _steps(3) and rec.calls["images (test)"] == _steps(1)
+    assert len(list((tmp_path / "dtd_out").rglob("*.jpg"))) == 4
+
+    n = 6
+    np.savez(tmp_path / "dsprites_ndarray_co1sh3sc6or40x32y32_64x64.npz", imgs=np.zeros((n, 8, 8), dtype=np.uint8),
+             latents_classes=np.zeros((n, 6), dtype=np.int64))
+    rec = Recorder()
+    prepare("dsprites_location", tmp_path, tmp_path / "loc", num_train=4, num_val=2, progress=rec)
+    assert rec.calls["PNGs"] == _steps(6)
+    assert rec.calls["images (train)"] == _steps(4) and rec.calls["images (val)"] == _steps(2)
+
+    kitti = tmp_path / "kitti" / "training"
+    for stem in ("000000", "000001"):
+        _png(kitti / "image_2" / f"{stem}.png")
+        (kitti / "label_2").mkdir(parents=True, exist_ok=True)
+        (kitti / "label_2" / f"{stem}.txt").write_text("Car 0 0 0 1 2 3 4 1.5 1.6 3.9 1.0 1.5 25.0 0.1\n")
+    rec = Recorder()
+    prepare("kitti_dist", tmp_path / "kitti", tmp_path / "kitti_out", val_fraction=0.5, progress=rec)
+    assert rec.calls["label files"] == _steps(2)

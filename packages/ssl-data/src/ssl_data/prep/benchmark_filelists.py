@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 
 from ssl_data.prep.outputs import list_images, require_dir, require_file, write_filelist
+from ssl_data.progress import ProgressFn, tracked
 
 __all__ = ["VOC_CLASSES", "VOC_LIST_TO_TARGET", "coco_filelist", "folder_filelist", "voc_filelist"]
 
@@ -21,10 +22,11 @@ VOC_CLASSES = (
 VOC_LIST_TO_TARGET = {1: 1, -1: 0, 0: -1}
 
 
-def folder_filelist(input_path: Path, output_dir: Path) -> dict[str, Any]:
+def folder_filelist(input_path: Path, output_dir: Path, progress: ProgressFn | None = None) -> dict[str, Any]:
     """Preparer ``imagenet`` / ``places205`` / ``places365`` / ``folder``: ``IN/{split}/{class}/{img}``
     -> ``OUT/{split}_images.npy`` + ``{split}_labels.npy`` (int labels, classes sorted by name
-    over all splits, as ImageFolder). Every sub-folder of IN is a split (train, val, ...)."""
+    over all splits, as ImageFolder). Every sub-folder of IN is a split (train, val, ...).
+    ``progress`` of ``class folders ({split})`` listed and ``filelist ({split})`` paths resolved."""
     root = require_dir(Path(input_path), "input folder")
     splits = sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
     if not splits:
@@ -34,11 +36,12 @@ def folder_filelist(input_path: Path, output_dir: Path) -> dict[str, Any]:
     out: dict[str, Any] = {"classes": len(classes)}
     for split in splits:
         paths, labels = [], []
-        for cdir in sorted(c for c in split.iterdir() if c.is_dir()):
+        cdirs = sorted(c for c in split.iterdir() if c.is_dir())
+        for cdir in tracked(cdirs, f"class folders ({split.name})", len(cdirs), progress):
             imgs = list_images(cdir)
             paths += imgs
             labels += [index[cdir.name]] * len(imgs)
-        out[split.name] = write_filelist(Path(output_dir), split.name, paths, np.array(labels, dtype=np.int64))
+        out[split.name] = write_filelist(Path(output_dir), split.name, paths, np.array(labels, dtype=np.int64), progress)
     return out
 
 
@@ -55,7 +58,7 @@ def _voc_class_list(path: Path) -> dict[str, int]:
     return entries
 
 
-def voc_filelist(input_path: Path, output_dir: Path) -> dict[str, Any]:
+def voc_filelist(input_path: Path, output_dir: Path, progress: ProgressFn | None = None) -> dict[str, Any]:
     """Preparer ``voc07`` / ``voc12``: a ``VOC20xx`` folder (``ImageSets/Main/{class}_{split}.txt``
     with "image_id 1|-1|0" lines, ``JPEGImages/``) -> ``OUT/{split}_images.npy`` and
     ``{split}_labels.npy`` int64 [N, 20] for every split present (train, val, trainval, test).
@@ -63,7 +66,7 @@ def voc_filelist(input_path: Path, output_dir: Path) -> dict[str, Any]:
     Labels follow VISSL's ``create_voc_data_files.py`` / SVM trainer (and ``ssl_evaluation.voc07_svm``):
     **1** present, **0** absent, **-1** difficult only (ignored). VOC's class lists say 1 / -1 / 0
     for the same three cases (see :data:`VOC_LIST_TO_TARGET`); an image missing from a class list
-    counts as absent. Classes in VOC's order (:data:`VOC_CLASSES`)."""
+    counts as absent. Classes in VOC's order (:data:`VOC_CLASSES`). ``progress``: ``filelist ({split})``."""
     root = require_dir(Path(input_path), "VOC folder")
     main = require_dir(root / "ImageSets" / "Main", "VOC ImageSets/Main folder")
     jpeg = require_dir(root / "JPEGImages", "VOC JPEGImages folder")
@@ -78,7 +81,7 @@ def voc_filelist(input_path: Path, output_dir: Path) -> dict[str, Any]:
             columns.append(_voc_class_list(f))
         ids = sorted(columns[0])
         labels = np.array([[col.get(i, 0) for col in columns] for i in ids], dtype=np.int64)
-        out[split] = write_filelist(Path(output_dir), split, [jpeg / f"{i}.jpg" for i in ids], labels)
+        out[split] = write_filelist(Path(output_dir), split, [jpeg / f"{i}.jpg" for i in ids], labels, progress)
     if not out:
         raise ValueError(f"no VOC split files (e.g. aeroplane_trainval.txt) in {main}")
     return out
@@ -140,7 +143,8 @@ def _coco_split(ann_file: Path, img_dir: Path) -> tuple[list[Path], np.ndarray]:
     return paths, labels
 
 
-def coco_filelist(input_path: Path, output_dir: Path, year: str | None = None) -> dict[str, Any]:
+def coco_filelist(input_path: Path, output_dir: Path, year: str | None = None,
+                  progress: ProgressFn | None = None) -> dict[str, Any]:
     """Preparer ``coco``: ``IN/annotations/instances_{train,val}{year}.json`` + ``IN/{train,val}{year}/``
     -> ``OUT/{train,val}_images.npy`` and ``{split}_labels.npy`` int64 [N, 80] multi-hot (category
     ids mapped to 0..79 in increasing id order). ``year`` defaults to 2014, else 2017 if present.
@@ -151,7 +155,8 @@ def coco_filelist(input_path: Path, output_dir: Path, year: str | None = None) -
     Both splits are read and checked before anything is written: JSON that does not parse, a
     missing ``images`` / ``annotations`` / ``categories`` key or entry field, an annotation whose
     ``image_id`` or ``category_id`` is not listed raise one ValueError naming the file and the id
-    or field; a listed image missing on disk raises FileNotFoundError naming its id and path."""
+    or field; a listed image missing on disk raises FileNotFoundError naming its id and path.
+    ``progress``: ``filelist ({split})``."""
     root = require_dir(Path(input_path), "COCO folder")
     ann_dir = require_dir(root / "annotations", "COCO annotations folder")
     if year is None:
@@ -161,4 +166,5 @@ def coco_filelist(input_path: Path, output_dir: Path, year: str | None = None) -
         ann_file = require_file(ann_dir / f"instances_{split}{year}.json", "COCO annotation file")
         img_dir = require_dir(root / f"{split}{year}", "COCO image folder")
         splits[split] = _coco_split(ann_file, img_dir)
-    return {split: write_filelist(Path(output_dir), split, paths, labels) for split, (paths, labels) in splits.items()}
+    return {split: write_filelist(Path(output_dir), split, paths, labels, progress)
+            for split, (paths, labels) in splits.items()}

@@ -38,7 +38,8 @@ def read_norb_matrix(path: Path) -> np.ndarray:
 def _png_splits(output_dir: Path, splits: dict[str, Iterable[tuple[np.ndarray, str]]],
                 progress: ProgressFn | None = None) -> dict[str, Any]:
     """Write each (image array, label) as PNG in a scratch folder, then publish the disk_folder;
-    ``progress(f"PNGs ({split})", written, total)`` (total 0 when ``pairs`` has no length)."""
+    ``progress(f"PNGs ({split})", written, total)`` (total 0 when ``pairs`` has no length), then
+    ``progress(f"images ({split})", linked, total)``."""
     scratch = make_temp_dir(Path(output_dir), "png-scratch")
     try:
         items: dict[str, list[tuple[Path, str]]] = {}
@@ -51,7 +52,7 @@ def _png_splits(output_dir: Path, splits: dict[str, Iterable[tuple[np.ndarray, s
                 items[split].append((png, label))
                 if progress is not None:
                     progress(f"PNGs ({split})", i + 1, total)
-        return write_disk_folder(Path(output_dir), items)
+        return write_disk_folder(Path(output_dir), items, progress)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
 

@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from ssl_data.atomic_files import explain_os_error, make_temp_dir, write_atomically
+from ssl_data.progress import ProgressFn, tracked
 
 __all__ = [
     "IMAGE_EXTENSIONS",
@@ -75,11 +76,15 @@ def save_json(path: Path, obj: Any) -> Path:
     return write_atomically(path, lambda f: f.write(data))
 
 
-def write_filelist(output_dir: Path, split: str, paths: Sequence[str | Path], labels: Any) -> dict[str, str]:
-    """VISSL disk_filelist: ``{split}_images.npy`` (absolute paths, str) and ``{split}_labels.npy``."""
+def write_filelist(output_dir: Path, split: str, paths: Sequence[str | Path], labels: Any,
+                   progress: ProgressFn | None = None) -> dict[str, str]:
+    """VISSL disk_filelist: ``{split}_images.npy`` (absolute paths, str) and ``{split}_labels.npy``;
+    ``progress(f"filelist ({split})", paths resolved, N)`` (about 40 us a path: ImageNet's 1.28 M
+    take most of a minute)."""
     if len(paths) == 0:
         raise ValueError(f"no images found for split {split!r}")
-    images = save_npy(output_dir / f"{split}_images.npy", np.array([str(Path(p).resolve()) for p in paths]))
+    resolved = [str(Path(p).resolve()) for p in tracked(paths, f"filelist ({split})", len(paths), progress)]
+    images = save_npy(output_dir / f"{split}_images.npy", np.array(resolved))
     lab = save_npy(output_dir / f"{split}_labels.npy", np.asarray(labels))
     return {"images": str(images), "labels": str(lab)}
 
@@ -101,8 +106,10 @@ def _safe_name(label: str) -> str:
     return name
 
 
-def write_disk_folder(output_dir: Path, splits: Mapping[str, Iterable[tuple[Path, str]]]) -> dict[str, str]:
-    """VISSL disk_folder: ``OUT/{split}/{label}/{image}`` for every (image path, label).
+def write_disk_folder(output_dir: Path, splits: Mapping[str, Iterable[tuple[Path, str]]],
+                      progress: ProgressFn | None = None) -> dict[str, str]:
+    """VISSL disk_folder: ``OUT/{split}/{label}/{image}`` for every (image path, label);
+    ``progress(f"images ({split})", linked or copied, N)``.
 
     Images are hard-linked when possible, else copied. Each split tree is built in a temporary
     folder inside ``output_dir`` and renamed into place only when complete (an existing split
@@ -116,7 +123,7 @@ def write_disk_folder(output_dir: Path, splits: Mapping[str, Iterable[tuple[Path
         final = output_dir / split
         pairs = list(items)
         try:
-            for src, label in pairs:
+            for src, label in tracked(pairs, f"images ({split})", len(pairs), progress):
                 dst_dir = tmp / _safe_name(label)
                 dst_dir.mkdir(exist_ok=True)
                 link_or_copy(src, dst_dir / src.name)

@@ -137,7 +137,10 @@ def prepare(
     ``DownloadError`` (one line) before anything is written. Unknown names or options raise
     ValueError; missing inputs FileNotFoundError naming the path. Returns the preparer's summary.
     ``progress(stage, done, total)`` reaches the download and the preparers with long loops (PNG
-    writers: cifar100, small_norb_*, patch_camelyon; video decoders: kinetics_frames, ucf101).
+    writers: cifar100, small_norb_*, patch_camelyon, dsprites_*; video decoders: kinetics_frames,
+    ucf101; the filelists of the FAIR benchmark sets, VTAB, SUN397, iNaturalist, CLEVR, ImageNet-A/R
+    and imagenet_subset: ``filelist (SPLIT)`` while their paths are resolved; the disk_folder
+    writers: ``images (SPLIT)`` as they are linked or copied).
     """
     accepted = preparer_options(name)
     unknown = sorted(set(options) - set(accepted))

@@ -9,6 +9,7 @@ import numpy as np
 
 from ssl_data.prep.outputs import require_dir, require_file, save_npy, write_filelist
 from ssl_data.prep.safe_pickle import load_array_pickle
+from ssl_data.progress import ProgressFn
 
 __all__ = ["imagenet_subset", "revisited_retrieval"]
 
@@ -44,11 +45,12 @@ def revisited_retrieval(input_path: Path, output_dir: Path, name: str = "roxford
     }
 
 
-def imagenet_subset(input_path: Path, output_dir: Path, subset_file: Path, split: str = "train") -> dict[str, Any]:
+def imagenet_subset(input_path: Path, output_dir: Path, subset_file: Path, split: str = "train",
+                    progress: ProgressFn | None = None) -> dict[str, Any]:
     """SimCLR's ImageNet 1 % / 10 % subsets: ``subset_file`` (lines "n01440764_10026.JPEG", from
     google-research/simclr ``imagenet_subsets``) + ``-i`` the ImageNet folder (``train/{wnid}/``)
     -> ``OUT/{split}_images.npy`` + ``{split}_labels.npy`` (labels: the wnid's index among the
-    sorted class folders, as the full-ImageNet filelist)."""
+    sorted class folders, as the full-ImageNet filelist); ``progress``: ``filelist ({split})``."""
     root = require_dir(Path(input_path), "ImageNet folder")
     train = root / "train" if (root / "train").is_dir() else root
     classes = sorted(p.name for p in train.iterdir() if p.is_dir())
@@ -64,4 +66,4 @@ def imagenet_subset(input_path: Path, output_dir: Path, subset_file: Path, split
             raise FileNotFoundError(f"image listed in {subset_file} not found: {path}")
         paths.append(path)
         labels.append(index[wnid])
-    return write_filelist(Path(output_dir), split, paths, np.array(labels, dtype=np.int64))
+    return write_filelist(Path(output_dir), split, paths, np.array(labels, dtype=np.int64), progress)

@@ -58,6 +58,6 @@ def ucf101(input_path: Path, output_dir: Path, split: int = 1, progress: Progres
                 items[out_split].append((jpg, rel.split("/")[0]))
             if progress is not None:
                 progress(f"videos ({out_split})", len(lines), len(lines))
-        return write_disk_folder(Path(output_dir), items)
+        return write_disk_folder(Path(output_dir), items, progress)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)

@@ -1,4 +1,6 @@
-"""VTAB/CLIP-style datasets converted to VISSL's disk_filelist layout (``{split}_images.npy``)."""
+"""VTAB/CLIP-style datasets converted to VISSL's disk_filelist layout (``{split}_images.npy``).
+
+Each preparer reports ``progress(f"filelist ({split})", paths resolved, N)``."""
 
 from __future__ import annotations
 
@@ -10,6 +12,7 @@ import numpy as np
 
 from ssl_data.prep._roots import find_root
 from ssl_data.prep.outputs import list_images, require_dir, require_file, write_filelist
+from ssl_data.progress import ProgressFn
 
 __all__ = ["clevr_count", "clevr_dist", "imagenet_ood", "inaturalist2018", "sun397"]
 
@@ -21,7 +24,7 @@ def _json(path: Path) -> Any:
         raise ValueError(f"{path} is not valid JSON ({e})") from None
 
 
-def sun397(input_path: Path, output_dir: Path, partition: int = 1) -> dict[str, Any]:
+def sun397(input_path: Path, output_dir: Path, partition: int = 1, progress: ProgressFn | None = None) -> dict[str, Any]:
     """SUN397 (``SUN397/{letter}/{class}/.../*.jpg`` and ``Partitions/{Training,Testing}_{p:02d}.txt``
     of "/a/abbey/sun_x.jpg" lines) -> filelist ``train`` / ``val`` with string class labels
     ("a/abbey")."""
@@ -34,11 +37,11 @@ def sun397(input_path: Path, output_dir: Path, partition: int = 1) -> dict[str, 
     for split, name in (("train", "Training"), ("val", "Testing")):
         rels = [ln.strip().lstrip("/") for ln in (parts / f"{name}_{partition:02d}.txt").read_text().splitlines() if ln.strip()]
         labels = np.array([str(Path(r).parent) for r in rels])
-        out[split] = write_filelist(Path(output_dir), split, [root / r for r in rels], labels)
+        out[split] = write_filelist(Path(output_dir), split, [root / r for r in rels], labels, progress)
     return out
 
 
-def imagenet_ood(input_path: Path, output_dir: Path, class_index_file: Path | None = None) -> dict[str, Any]:
+def imagenet_ood(input_path: Path, output_dir: Path, class_index_file: Path | None = None, progress: ProgressFn | None = None) -> dict[str, Any]:
     """ImageNet-A and ImageNet-R (``imagenet-a/{wnid}/*.jpg``, ``imagenet-r/{wnid}/*.jpg``) ->
     ``OUT/imagenet-a/test_images.npy`` + ``test_labels.npy`` (and the same for -r). Labels are the
     wnids (string labels), or ImageNet-1k class indices when ``class_index_file`` (one wnid per
@@ -60,13 +63,13 @@ def imagenet_ood(input_path: Path, output_dir: Path, class_index_file: Path | No
                 raise ValueError(f"{cdir.name} (in {root}) is not in {class_index_file}")
             paths += imgs
             labels += [index[cdir.name] if index is not None else cdir.name] * len(imgs)
-        out[name] = write_filelist(Path(output_dir) / name, "test", paths, np.array(labels))
+        out[name] = write_filelist(Path(output_dir) / name, "test", paths, np.array(labels), progress)
     if not out:
         raise FileNotFoundError(f"neither {base / 'imagenet-a'} nor {base / 'imagenet-r'} exists")
     return out
 
 
-def inaturalist2018(input_path: Path, output_dir: Path) -> dict[str, Any]:
+def inaturalist2018(input_path: Path, output_dir: Path, progress: ProgressFn | None = None) -> dict[str, Any]:
     """iNaturalist 2018 (``train2018.json`` / ``val2018.json`` COCO-style, images under IN) ->
     filelist ``train`` / ``val`` with the category ids as labels."""
     root = require_dir(Path(input_path), "input folder")
@@ -78,7 +81,7 @@ def inaturalist2018(input_path: Path, output_dir: Path) -> dict[str, Any]:
             images = [(root / im["file_name"], label[im["id"]]) for im in data["images"]]
         except (KeyError, TypeError) as e:
             raise ValueError(f"{root / f'{split}2018.json'} lacks images/annotations fields ({e})") from None
-        out[split] = write_filelist(Path(output_dir), split, [p for p, _ in images], np.array([c for _, c in images], dtype=np.int64))
+        out[split] = write_filelist(Path(output_dir), split, [p for p, _ in images], np.array([c for _, c in images], dtype=np.int64), progress)
     return out
 
 
@@ -86,23 +89,23 @@ def inaturalist2018(input_path: Path, output_dir: Path) -> dict[str, Any]:
 CLEVR_DIST_THRESHOLDS = (0.0, 8.0, 8.5, 9.0, 9.5, 10.0, 100.0)
 
 
-def _clevr(input_path: Path, output_dir: Path, label_of: Any) -> dict[str, Any]:
+def _clevr(input_path: Path, output_dir: Path, label_of: Any, progress: ProgressFn | None = None) -> dict[str, Any]:
     root = find_root(input_path, "scenes", ("CLEVR_v1.0",))
     out = {}
     for split in ("train", "val"):
         scenes = _json(root / "scenes" / f"CLEVR_{split}_scenes.json")["scenes"]
         paths = [root / "images" / split / s["image_filename"] for s in scenes]
-        out[split] = write_filelist(Path(output_dir), split, paths, np.array([label_of(s) for s in scenes], dtype=np.int64))
+        out[split] = write_filelist(Path(output_dir), split, paths, np.array([label_of(s) for s in scenes], dtype=np.int64), progress)
     return out
 
 
-def clevr_count(input_path: Path, output_dir: Path) -> dict[str, Any]:
+def clevr_count(input_path: Path, output_dir: Path, progress: ProgressFn | None = None) -> dict[str, Any]:
     """CLEVR v1.0 (``scenes/CLEVR_{train,val}_scenes.json``, ``images/{split}/``) -> filelist with
     label = number of objects - 3 (3..10 objects -> classes 0..7, VTAB)."""
-    return _clevr(input_path, output_dir, lambda s: len(s["objects"]) - 3)
+    return _clevr(input_path, output_dir, lambda s: len(s["objects"]) - 3, progress)
 
 
-def clevr_dist(input_path: Path, output_dir: Path) -> dict[str, Any]:
+def clevr_dist(input_path: Path, output_dir: Path, progress: ProgressFn | None = None) -> dict[str, Any]:
     """CLEVR v1.0 -> filelist with the closest object's depth binned by VTAB's thresholds
     (0, 8, 8.5, 9, 9.5, 10, 100 -> classes 0..5)."""
     edges = np.array(CLEVR_DIST_THRESHOLDS)
@@ -111,4 +114,4 @@ def clevr_dist(input_path: Path, output_dir: Path) -> dict[str, Any]:
         depth = min(o["pixel_coords"][2] for o in s["objects"])
         return int(np.searchsorted(edges, depth, side="right") - 1)
 
-    return _clevr(input_path, output_dir, label)
+    return _clevr(input_path, output_dir, label, progress)
