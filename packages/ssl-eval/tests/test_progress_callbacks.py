@@ -215,3 +215,30 @@ def test_pixel_tasks_report_maps_training_and_scoring() -> None:
                    progress=flow)
     flow.check("flow decoder", 2 * 2)
     assert len(flow.calls["trunk maps"]) == 4 * (1 + 2)  # four frame sets of 6, batches of 4
+
+
+def test_batchnorm_reestimation_reports_batches_and_keeps_its_statistics() -> None:
+    from ssl_evaluation.suites import reestimate_batchnorm
+
+    torch.manual_seed(0)
+    batches = [(torch.randn(8, 3, 6, 6),) for _ in range(4)]
+    models = []
+    for progress in (None, Recorder()):
+        torch.manual_seed(1)
+        model = nn.Sequential(nn.Conv2d(3, 4, 3), nn.BatchNorm2d(4))
+        assert reestimate_batchnorm(model, iter(batches), 3, progress) == 3
+        models.append(model)
+    progress.check("BatchNorm statistics", 3)  # an iterator: the total asked for
+    torch.testing.assert_close(models[0][1].running_var, models[1][1].running_var, rtol=0, atol=0)
+    short = Recorder()
+    reestimate_batchnorm(models[1], batches[:2], 5, short)
+    short.check("BatchNorm statistics", 2)  # a list shorter than num_batches: its length
+
+
+def test_transfer_head_reports_its_training() -> None:
+    x, y = blobs(40)
+    rec = Recorder()
+    head = virb.train_image_head(x, y, epochs=3, batch_size=16, progress=rec)
+    rec.check("image head", 3 * 3)
+    quiet = virb.train_image_head(x, y, epochs=3, batch_size=16)
+    torch.testing.assert_close(head.weight, quiet.weight, rtol=0, atol=0)

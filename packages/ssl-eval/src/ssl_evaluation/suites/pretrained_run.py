@@ -101,7 +101,7 @@ def benchmark_pretrained(
             "same architecture and seed, untrained weights, the initial BatchNorm statistics (mean 0, variance 1)"
         )
         batches = feature_batches(train, suite.extraction.batch_size, shuffle_seed=0)
-        used = reestimate_batchnorm(baseline, batches, suite.bn_batches)
+        used = reestimate_batchnorm(baseline, batches, suite.bn_batches, progress)
         results["random_init"] = probe_trunk(baseline, train, test, suite, _RUN_PROBES, progress, autocast_dtype)
         protocol["random_init"] = (
             "same architecture and seed, untrained weights, BatchNorm statistics re-estimated on "

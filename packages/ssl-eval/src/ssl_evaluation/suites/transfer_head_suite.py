@@ -116,7 +116,7 @@ def run_transfer_head(checkpoint: str | Path | nn.Module, data: str, protocol: T
         return layer_features(trunk, split, p.batch_size, p.layer, progress, stage)
 
     head = train_image_head(features(train, "features (train)"), train.targets, num_classes,
-                            HeadConfig("adam", p.lr, "constant"), p.epochs, p.head_batch_size, p.seed)
+                            HeadConfig("adam", p.lr, "constant"), p.epochs, p.head_batch_size, p.seed, progress)
     source = evaluate_image_head(head, features(test, "features (test)"), test.targets)
     scores = {**evaluate_image_head(head, features(target, "features (test-only)"), target.targets, label_map),
               "source": source}

@@ -108,12 +108,16 @@ def _normalized(images: torch.Tensor) -> torch.Tensor:
     return (images.float() / 255.0 - mean) / std
 
 
-def _tensor_features(trunk: nn.Module, images: torch.Tensor, batch_size: int, layer: str) -> torch.Tensor:
-    """Features ``[N, D]`` of uint8 ``images [N, 3, S, S]`` held in memory, ``batch_size`` at a time."""
+def _tensor_features(trunk: nn.Module, images: torch.Tensor, batch_size: int, layer: str,
+                     progress: ProgressFn | None = None, stage: str = "features") -> torch.Tensor:
+    """Features ``[N, D]`` of uint8 ``images [N, 3, S, S]`` held in memory, ``batch_size`` at a
+    time; ``progress(stage, images done, N)``."""
     import ssl_evaluation
 
-    batches = [(_normalized(images[i : i + batch_size]), torch.zeros(min(batch_size, len(images) - i)),
-                torch.arange(i, min(i + batch_size, len(images)))) for i in range(0, len(images), batch_size)]
+    starts = tracked(range(0, len(images), batch_size), stage, len(images), progress,
+                     size_of=lambda i: min(batch_size, len(images) - i))
+    batches = ((_normalized(images[i : i + batch_size]), torch.zeros(min(batch_size, len(images) - i)),
+                torch.arange(i, min(i + batch_size, len(images)))) for i in starts)
     if layer == "res5avg":
         return ssl_evaluation.extract_features(trunk, batches)[0]
     return ssl_evaluation.extract_layer_features(trunk, batches, [layer]).features[layer]
@@ -444,8 +448,10 @@ def _class_encodings(trunk: nn.Module, data: str, size: int, p: VirbImageProtoco
     return train_x, train.targets, test_x, test.targets, data_summary(data, size, train=train, test=test)
 
 
-def _table_encodings(trunk: nn.Module, data: str, size: int, p: VirbImageProtocol, constants: dict[str, Any]) -> tuple[Any, ...]:
-    """regression / egomotion: target CSVs of images or image pairs."""
+def _table_encodings(trunk: nn.Module, data: str, size: int, p: VirbImageProtocol, constants: dict[str, Any],
+                     progress: ProgressFn | None) -> tuple[Any, ...]:
+    """regression / egomotion: target CSVs of images or image pairs; ``progress`` of the images
+    read and encoded, ``images (train|test)`` and ``features (train|test)``."""
     root = _data_root(data, _LAYOUT["table"])
     train, test = _table(root, "train"), _table(root, "test")
     if p.limit > 0:
@@ -456,16 +462,17 @@ def _table_encodings(trunk: nn.Module, data: str, size: int, p: VirbImageProtoco
     if p.task == VirbImageTask.egomotion and (not pairs or len(train.columns) != 1):
         raise ValueError(f"egomotion needs a header first,second,TARGET (one target column) in {train.source}")
 
-    def encode(table: TargetTable) -> torch.Tensor:
+    def encode(table: TargetTable, split: str) -> torch.Tensor:
         """Encodings ``[N, D]`` (image rows) or ``[N, 2, D]`` (pairs); every file is encoded once."""
         unique = sorted({f for row in table.paths for f in row})
         index = {f: i for i, f in enumerate(unique)}
-        images = torch.stack([_square(_read_image(f), size, nearest=False) for f in unique])
-        features = _tensor_features(trunk, images, p.batch_size, p.layer)
+        read = tracked(unique, f"images ({split})", len(unique), progress)
+        images = torch.stack([_square(_read_image(f), size, nearest=False) for f in read])
+        features = _tensor_features(trunk, images, p.batch_size, p.layer, progress, f"features ({split})")
         rows = torch.tensor([[index[f] for f in row] for row in table.paths])
         return features[rows[:, 0]] if rows.shape[1] == 1 else features[rows]
 
-    train_x, test_x = encode(train), encode(test)
+    train_x, test_x = encode(train, "train"), encode(test, "test")
     if p.task == VirbImageTask.regression:
         train_x, test_x = train_x.flatten(1), test_x.flatten(1)  # pairs: [first, second]
         train_y, test_y = torch.from_numpy(train.targets), torch.from_numpy(test.targets)
@@ -492,7 +499,7 @@ def run_virb_image(checkpoint: str | Path | nn.Module, data: str, protocol: Virb
     if p.task in (VirbImageTask.classification, VirbImageTask.counting):
         train_x, train_y, test_x, test_y, summary = _class_encodings(trunk, data, size, p, constants, progress)
     else:
-        train_x, train_y, test_x, test_y, summary = _table_encodings(trunk, data, size, p, constants)
+        train_x, train_y, test_x, test_y, summary = _table_encodings(trunk, data, size, p, constants, progress)
     scores = ssl_evaluation.image_task(
         train_x, train_y, test_x, test_y, kind=p.task.value, epochs=p.epochs, batch_size=p.head_batch_size,
         configs=[ssl_evaluation.HeadConfig("adam", p.lr, "constant")], solver=p.solver, alpha=p.alpha, lr=p.lr,

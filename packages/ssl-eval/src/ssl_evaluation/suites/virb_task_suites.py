@@ -69,26 +69,26 @@ class VideoProtocol:
     seed: int = 0
 
 
-def _clips(folder: Path, num_frames: int, size: int, classes: list[str] | None, limit: int) -> tuple[torch.Tensor, torch.Tensor, list[str]]:
-    """uint8 clips ``[N, T, 3, S, S]``, class ids ``[N]`` and the class names of one split."""
+def _clips(folder: Path, num_frames: int, size: int, classes: list[str] | None, limit: int,
+           progress: ProgressFn | None = None) -> tuple[torch.Tensor, torch.Tensor, list[str]]:
+    """uint8 clips ``[N, T, 3, S, S]``, class ids ``[N]`` and the class names of one split (the first
+    ``limit`` clips when ``limit > 0``); ``progress(f"clips ({folder.name})", read, N)``."""
     if not folder.is_dir():
         raise FileNotFoundError(f"folder not found: {folder} (layout: {VIDEO_LAYOUT})")
     names = classes or sorted(p.name for p in folder.iterdir() if p.is_dir())
-    clips, labels = [], []
-    for label, name in enumerate(names):
-        class_dir = folder / name
-        for clip_dir in sorted(p for p in class_dir.iterdir() if p.is_dir()) if class_dir.is_dir() else []:
-            frames = _frames(clip_dir)
-            if len(frames) < num_frames:
-                raise ValueError(f"clip {clip_dir} has {len(frames)} frame(s), fewer than num_frames={num_frames}")
-            picks = np.linspace(0, len(frames) - 1, num_frames).round().astype(int)
-            clips.append(torch.stack([_square(_read_image(frames[i]), size, nearest=False) for i in picks]))
-            labels.append(label)
-    if not clips:
+    found = [(label, clip_dir) for label, name in enumerate(names) if (folder / name).is_dir()
+             for clip_dir in sorted(p for p in (folder / name).iterdir() if p.is_dir())]
+    if not found:
         raise ValueError(f"no clips (folders of frames) in class folders under {folder} (layout: {VIDEO_LAYOUT})")
-    if limit > 0:
-        clips, labels = clips[:limit], labels[:limit]
-    return torch.stack(clips), torch.tensor(labels), names
+    found = found[:limit] if limit > 0 else found
+    clips = []
+    for _, clip_dir in tracked(found, f"clips ({folder.name})", len(found), progress):
+        frames = _frames(clip_dir)
+        if len(frames) < num_frames:
+            raise ValueError(f"clip {clip_dir} has {len(frames)} frame(s), fewer than num_frames={num_frames}")
+        picks = np.linspace(0, len(frames) - 1, num_frames).round().astype(int)
+        clips.append(torch.stack([_square(_read_image(frames[i]), size, nearest=False) for i in picks]))
+    return torch.stack(clips), torch.tensor([label for label, _ in found]), names
 
 
 def run_video(checkpoint: str | Path | nn.Module, data: str, protocol: VideoProtocol | None = None,
@@ -102,8 +102,8 @@ def run_video(checkpoint: str | Path | nn.Module, data: str, protocol: VideoProt
         raise ValueError(f"num_frames must be >= 1, got {p.num_frames}")
     root = _data_root(data, VIDEO_LAYOUT)
     trunk, size = checked_trunk(checkpoint, p.image_size, (), "virb-video")
-    train, train_y, classes = _clips(root / "train", p.num_frames, size, None, p.limit)
-    test, test_y, _ = _clips(_test_dir(root), p.num_frames, size, classes, 0)
+    train, train_y, classes = _clips(root / "train", p.num_frames, size, None, p.limit, progress)
+    test, test_y, _ = _clips(_test_dir(root), p.num_frames, size, classes, 0, progress)
 
     def encode(clips: torch.Tensor) -> torch.Tensor:
         flat = _normalized(clips.flatten(0, 1)).view(*clips.shape[:2], *clips.shape[2:])

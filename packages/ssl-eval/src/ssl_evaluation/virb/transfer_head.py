@@ -17,6 +17,7 @@ from torch import Tensor
 
 from ssl_evaluation.accuracy import topk_accuracy
 from ssl_evaluation.linear_heads import HeadConfig, LinearHeads, predict_logits, train_linear_heads
+from ssl_evaluation.progress import ProgressFn
 from ssl_evaluation.validation import as_feature_matrix, check_pair, resolve_num_classes
 from ssl_evaluation.virb.image_tasks import VIRB_IMAGE_HEAD
 
@@ -31,11 +32,14 @@ def train_image_head(
     epochs: int = 100,
     batch_size: int = 32,
     seed: int = 0,
+    progress: ProgressFn | None = None,
 ) -> LinearHeads:
-    """A linear head on standardised encodings ``[N, D]`` with class ids ``[N]`` (kept for reuse)."""
+    """A linear head on standardised encodings ``[N, D]`` with class ids ``[N]`` (kept for reuse);
+    ``progress("image head", iterations done, epochs * ceil(N / batch_size))`` while it trains."""
     x, y = check_pair(as_feature_matrix(features, "features"), labels, "train")
     classes = resolve_num_classes([y], num_classes)
-    return train_linear_heads(x, y, [config], classes, epochs, batch_size, seed=seed)
+    return train_linear_heads(x, y, [config], classes, epochs, batch_size, seed=seed, progress=progress,
+                              stage="image head")
 
 
 def evaluate_image_head(
