@@ -38,6 +38,7 @@ from torchvision.transforms import v2
 import ssl_data
 import ssl_models
 import ssl_train
+from ssl_models.atomic_files import atomic_write_text
 from ssl_train.recipes.base import Batch, StepContext
 from ssl_train.recipes.simclr import SimCLR, SimCLRConfig
 from ssl_train.views import augment_batch
@@ -207,7 +208,7 @@ def main() -> None:
         trainer_overhead_over_bare_step=step["ours_trainer"] / step["ours_bare_step"] - 1.0,
         augmentation_share_of_bare_step=statistics.median(aug_share),
     )  # fmt: skip
-    (ROOT / "benchmarks" / "results" / "speed_vs_peers.json").write_text(json.dumps(record, indent=2) + "\n")
+    atomic_write_text(ROOT / "benchmarks" / "results" / "speed_vs_peers.json", json.dumps(record, indent=2) + "\n")
     print(json.dumps(record, indent=2))
 
 
