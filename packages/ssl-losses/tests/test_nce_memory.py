@@ -89,6 +89,25 @@ def test_pirl_two_outputs_weights_and_update_index(update_on_forward):
     torch.testing.assert_close(loss_fn.memory.double(), ref_mem, atol=1e-6, rtol=1e-5)
 
 
+def test_float64_inputs_and_bank_are_computed_in_float64():
+    """PIRL's two outputs against a float64 bank: loss and bank equal the double-precision loop to
+    1e-12 (a float32 computation is ~1e-7 off), and the loss is float64."""
+    n, dim, batch = 30, 5, 4
+    loss_fn = NCEMemoryLoss(n, dim, num_negatives=7, loss_type="cross_entropy", loss_weights=(0.5, 0.5),
+                            update_mem_on_forward=False, update_mem_with_emb_index=1).double()  # fmt: skip
+    g = torch.Generator().manual_seed(2)
+    outputs = [torch.randn(batch, dim, generator=g, dtype=torch.float64) for _ in range(2)]
+    idx, neg = torch.tensor([3, 17, 0, 29]), torch.randint(0, n, (batch, 7), generator=g)
+    ref_loss, ref_mem, _ = _reference(
+        loss_fn.memory, outputs, idx, neg, temperature=0.07, momentum=0.5, loss_type="cross_entropy",
+        weights=[0.5, 0.5], updaters={1}, num_train_samples=n,
+    )
+    loss = loss_fn(outputs, idx, negatives=neg)
+    assert loss.dtype == torch.float64 and loss_fn.memory.dtype == torch.float64
+    assert loss.item() == pytest.approx(ref_loss, rel=1e-12)
+    torch.testing.assert_close(loss_fn.memory, ref_mem, atol=1e-12, rtol=1e-12)
+
+
 def test_update_memory_by_hand_matches_loop():
     loss_fn = NCEMemoryLoss(15, 4, num_negatives=2, momentum=0.8)
     emb, idx = torch.randn(3, 4), torch.tensor([14, -1, 2])

@@ -4,6 +4,7 @@ from ssl_losses import distributed
 from ssl_losses.__about__ import __version__
 from ssl_losses.barlow_twins import BarlowTwinsLoss
 from ssl_losses.dino import DINOLoss, dino_teacher_temperature
+from ssl_losses.full_precision import full_precision
 from ssl_losses.moco import MoCoLoss
 from ssl_losses.simclr import SimCLRLoss
 from ssl_losses.sinkhorn import distributed_sinkhorn_knopp
@@ -21,6 +22,7 @@ __all__ = [
     "dino_teacher_temperature",
     "distributed",
     "distributed_sinkhorn_knopp",
+    "full_precision",
 ]
 
 # --- part B: more losses (NPID/PIRL memory bank, DeepClusterV2, multi-output CE/BCE, BYOL, SimSiam, VICReg, KoLeo)

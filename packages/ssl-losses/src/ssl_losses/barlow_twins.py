@@ -6,6 +6,7 @@ import torch
 from torch import Tensor, nn
 
 from ssl_losses.distributed import all_reduce_sum, world_size
+from ssl_losses.full_precision import full_precision
 
 __all__ = ["CONVENTIONS", "BarlowTwinsLoss"]
 
@@ -92,7 +93,7 @@ class BarlowTwinsLoss(nn.Module):
         if total < 2:
             raise ValueError("embedding needs at least 2 images in the global batch")
         with torch.autocast(device_type=embedding.device.type, enabled=False):
-            z = embedding if embedding.dtype == torch.float64 else embedding.float()
+            z = full_precision(embedding)
             if self.convention == "vissl":
                 joint = self._standardise(z, 2 * total)
                 za, zb = joint[:batch], joint[batch:]

@@ -12,6 +12,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from ssl_losses.full_precision import full_precision
+
 __all__ = ["BCELogitsMultipleOutputSingleTarget"]
 
 
@@ -46,16 +48,16 @@ class BCELogitsMultipleOutputSingleTarget(nn.Module):
             raise ValueError("target must only hold -1 (ignore), 0 and 1")
         ignored = target == -1
         valid_per_class = (~ignored).sum(dim=0).clamp(min=1)
-        target_f = target.float().clamp(min=0)
-        loss = outs[0].new_zeros((), dtype=torch.float32)
+        target_f = target.clamp(min=0)
+        loss = full_precision(outs[0].new_zeros(()))
         for i, out in enumerate(outs):
             if out.shape != target.shape:
                 raise ValueError(
                     f"outputs[{i}] must have the target's shape {tuple(target.shape)}, got {tuple(out.shape)}"
                 )
-            logits = out.float()
+            logits = full_precision(out)
             if self.normalize_output:
                 logits = F.normalize(logits, dim=1)
-            per_entry = F.binary_cross_entropy_with_logits(logits, target_f, reduction="none")
+            per_entry = F.binary_cross_entropy_with_logits(logits, target_f.to(logits.dtype), reduction="none")
             loss = loss + (per_entry.masked_fill(ignored, 0.0) / valid_per_class).sum()
         return loss

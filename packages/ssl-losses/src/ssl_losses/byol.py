@@ -35,5 +35,5 @@ class BYOLLoss(nn.Module):
         self.num_crops = int(num_crops)
 
     def forward(self, predictions: Tensor, targets: Tensor) -> Tensor:
-        """Return the BYOL loss (a float32 scalar in ``[0, 4]``)."""
+        """Return the BYOL loss (a float32 scalar in ``[0, 4]``; float64 for float64 inputs)."""
         return 2.0 - 2.0 * mean_cross_crop_cosine(predictions, targets, self.num_crops)

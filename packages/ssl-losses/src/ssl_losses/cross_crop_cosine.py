@@ -10,6 +10,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from ssl_losses.full_precision import full_precision
+
 __all__ = ["mean_cross_crop_cosine"]
 
 
@@ -48,8 +50,8 @@ def mean_cross_crop_cosine(predictions: Tensor, targets: Tensor, num_crops: int)
             "different crops and no more target crops than prediction crops"
         )
     with torch.autocast(device_type=predictions.device.type, enabled=False):
-        p = F.normalize(predictions.float(), dim=1).view(num_crops, batch, -1)
-        z = F.normalize(targets.detach().float(), dim=1).view(num_target_crops, batch, -1)
+        p = F.normalize(full_precision(predictions), dim=1).view(num_crops, batch, -1)
+        z = F.normalize(full_precision(targets.detach()), dim=1).view(num_target_crops, batch, -1)
         cos = torch.einsum("ibd,jbd->ijb", p, z).mean(dim=2)  # [num_crops, num_target_crops]
         off_diagonal = ~torch.eye(num_crops, num_target_crops, dtype=torch.bool, device=cos.device)
         return cos[off_diagonal].mean()

@@ -12,6 +12,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from ssl_losses.full_precision import full_precision
+
 __all__ = ["CrossEntropyMultipleOutputSingleTarget"]
 
 
@@ -74,7 +76,7 @@ class CrossEntropyMultipleOutputSingleTarget(nn.Module):
             raise ValueError(f"soft target must be Tensor[B, C], got shape {tuple(target.shape)}")
         if not soft and target.ndim != 1:
             raise ValueError(f"target must be int64 Tensor[B] or float Tensor[B, C], got shape {tuple(target.shape)}")
-        loss = outs[0].new_zeros((), dtype=torch.float32)
+        loss = full_precision(outs[0].new_zeros(()))
         for i, out in enumerate(outs):
             if out.ndim != 2 or out.shape[0] != target.shape[0]:
                 raise ValueError(
@@ -93,7 +95,7 @@ class CrossEntropyMultipleOutputSingleTarget(nn.Module):
                     )
             if self.weight is not None and self.weight.numel() != num_classes:
                 raise ValueError(f"weight has {self.weight.numel()} entries but outputs[{i}] has {num_classes} classes")
-            logits = out.float()
+            logits = full_precision(out)
             if not soft and kept.numel() == 0:
                 loss = loss + 0.0 * logits.sum()  # every row ignored: zero, graph kept
                 continue
@@ -101,8 +103,8 @@ class CrossEntropyMultipleOutputSingleTarget(nn.Module):
                 logits = F.normalize(logits, dim=1)
             loss = loss + F.cross_entropy(
                 logits / self.temperature,
-                target.float() if soft else target,
-                weight=self.weight,
+                target.to(logits.dtype) if soft else target,
+                weight=None if self.weight is None else self.weight.to(logits.dtype),
                 ignore_index=self.ignore_index,
                 label_smoothing=self.label_smoothing,
             )

@@ -16,6 +16,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ssl_losses import distributed
+from ssl_losses.full_precision import full_precision
 from ssl_losses.last_occurrence import last_occurrence
 
 __all__ = ["DeepClusterV2Loss"]
@@ -137,7 +138,7 @@ class DeepClusterV2Loss(nn.Module):
         """Return the loss averaged over heads and rows, and store the memory crops (see class docstring)."""
         batch = self._check(embeddings, indices)
         with torch.autocast(device_type=embeddings.device.type, enabled=False):
-            emb = F.normalize(embeddings.float(), dim=1)
+            emb = F.normalize(full_precision(embeddings), dim=1)
             targets_all = self.assignments[:, indices].repeat(1, self.num_crops)  # [heads, num_crops * B]
             loss = emb.new_zeros(())
             for h in range(len(self.num_clusters)):
@@ -157,7 +158,7 @@ class DeepClusterV2Loss(nn.Module):
         dataset ``indices: int64 Tensor[B]`` without computing the loss (VISSL's memory
         initialisation pass). Local to this rank."""
         batch = self._check(embeddings, indices)
-        self._store(F.normalize(embeddings.detach().float(), dim=1), indices, batch)
+        self._store(F.normalize(full_precision(embeddings.detach()), dim=1), indices, batch)
 
     def _store(self, emb: Tensor, indices: Tensor, batch: int) -> None:
         start = int(self.memory_position)

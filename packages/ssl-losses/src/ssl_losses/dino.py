@@ -9,6 +9,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ssl_losses.distributed import all_reduce_sum, world_size
+from ssl_losses.full_precision import full_precision
 
 __all__ = ["DINOLoss", "dino_teacher_temperature"]
 
@@ -66,7 +67,7 @@ class DINOLoss(nn.Module):
         ``forward(student_output, teacher_output, teacher_temp)``: ``student_output``
         ``[num_crops * B, output_dim]`` crop-major; ``teacher_output``
         ``[len(crops_for_teacher) * B, output_dim]`` (treated as constant);
-        ``teacher_temp`` a float. Returns a scalar (float32).
+        ``teacher_temp`` a float. Returns a scalar (float32; float64 for float64 outputs).
 
     Example:
         >>> loss_fn = DINOLoss(output_dim=256, num_crops=4)
@@ -139,9 +140,9 @@ class DINOLoss(nn.Module):
         if teacher_temp <= 0:
             raise ValueError(f"teacher_temp must be > 0, got {teacher_temp}")
         with torch.autocast(device_type=student_output.device.type, enabled=False):
-            teacher = teacher_output.detach().float()
+            teacher = full_precision(teacher_output.detach())
             targets = F.softmax((teacher - self.center) / teacher_temp, dim=1)
-            log_probs = F.log_softmax(student_output.float() / self.student_temp, dim=1)
+            log_probs = F.log_softmax(full_precision(student_output) / self.student_temp, dim=1)
             total = log_probs.new_zeros(())
             terms = 0
             for t, crop in enumerate(self.crops_for_teacher):

@@ -6,6 +6,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from ssl_losses.full_precision import full_precision
+
 __all__ = ["KoLeoLoss"]
 
 
@@ -35,7 +37,7 @@ class KoLeoLoss(nn.Module):
         if embeddings.ndim != 2 or embeddings.shape[0] < 2:
             raise ValueError(f"embeddings must be Tensor[B, D] with B >= 2, got shape {tuple(embeddings.shape)}")
         with torch.autocast(device_type=embeddings.device.type, enabled=False):
-            x = F.normalize(embeddings.float(), dim=1)
+            x = F.normalize(full_precision(embeddings), dim=1)
             with torch.no_grad():
                 sim = x @ x.t()
                 sim.fill_diagonal_(-float("inf"))

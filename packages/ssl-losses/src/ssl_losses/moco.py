@@ -7,6 +7,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ssl_losses.distributed import all_gather_no_grad, world_size
+from ssl_losses.full_precision import full_precision
 
 __all__ = ["MoCoLoss"]
 
@@ -85,8 +86,8 @@ class MoCoLoss(nn.Module):
                 f"{global_batch} (batch {query.shape[0]} x world size {world_size()})"
             )
         with torch.autocast(device_type=query.device.type, enabled=False):
-            q = F.normalize(query.float(), dim=1)
-            k = F.normalize(key.detach().float(), dim=1)
+            q = F.normalize(full_precision(query), dim=1)
+            k = F.normalize(full_precision(key.detach()), dim=1)
             positive = (q * k).sum(dim=1, keepdim=True)
             negative = q @ self.queue.detach().clone().to(q.dtype)
             logits = torch.cat([positive, negative], dim=1) / self.temperature

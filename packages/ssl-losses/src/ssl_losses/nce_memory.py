@@ -14,6 +14,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ssl_losses import distributed
+from ssl_losses.full_precision import full_precision
 from ssl_losses.last_occurrence import last_occurrence
 
 __all__ = ["NCEMemoryLoss"]
@@ -169,7 +170,7 @@ class NCEMemoryLoss(nn.Module):
         loss = torch.zeros((), device=device)
         with torch.autocast(device_type=device.type, enabled=False):
             for i, out in enumerate(outs):
-                emb = out.float()
+                emb = full_precision(out)
                 if self.norm_embedding:
                     emb = F.normalize(emb, dim=1)
                 if negatives is None:
@@ -231,7 +232,7 @@ class NCEMemoryLoss(nn.Module):
             raise ValueError(
                 f"embeddings must be Tensor[B={indices.shape[0]}, D={self.embedding_dim}], got {tuple(embeddings.shape)}"
             )
-        emb = embeddings.detach().float()
+        emb = full_precision(embeddings.detach())
         if self.norm_embedding:
             emb = F.normalize(emb, dim=1)
         self._momentum_update(emb, indices)

@@ -8,6 +8,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ssl_losses.distributed import gather_with_grad, rank
+from ssl_losses.full_precision import full_precision
 
 __all__ = ["SimCLRLoss"]
 
@@ -84,7 +85,7 @@ class SimCLRLoss(nn.Module):
             )
         batch = n // crops
         with torch.autocast(device_type=embeddings.device.type, enabled=False):
-            x = embeddings if embeddings.dtype == torch.float64 else embeddings.float()
+            x = full_precision(embeddings)
             z = F.normalize(x, dim=1)
             if self.global_negatives:
                 bank = gather_with_grad(z)

@@ -32,5 +32,5 @@ class SimSiamLoss(nn.Module):
         self.num_crops = int(num_crops)
 
     def forward(self, predictions: Tensor, projections: Tensor) -> Tensor:
-        """Return the SimSiam loss (a float32 scalar)."""
+        """Return the SimSiam loss (a float32 scalar; float64 for float64 inputs)."""
         return -mean_cross_crop_cosine(predictions, projections, self.num_crops)

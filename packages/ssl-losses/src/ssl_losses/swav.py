@@ -10,6 +10,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ssl_losses.distributed import world_size
+from ssl_losses.full_precision import full_precision
 from ssl_losses.sinkhorn import distributed_sinkhorn_knopp
 
 __all__ = ["SwAVLoss"]
@@ -45,7 +46,7 @@ class SwAVLoss(nn.Module):
 
     Args:
         temperature: softmax temperature of the predictions (VISSL 0.1).
-        use_double_precision: Sinkhorn and log-softmax in float64 (VISSL False).
+        use_double_precision: Sinkhorn and log-softmax in float64 (VISSL False; always for float64 scores).
         normalize_last_layer: L2-normalise the prototype rows before scoring the queue
             (VISSL True; the model normalises its prototypes itself for the batch scores).
         num_iters: Sinkhorn iterations (VISSL 3).
@@ -67,7 +68,7 @@ class SwAVLoss(nn.Module):
         * B, K]`` or a sequence of them, one per prototype head (crop-major);
         ``embedding`` ``[num_crops * B, embedding_dim]`` and ``prototypes`` (``[K_h,
         embedding_dim]`` per head, the prototype weights) are needed only while the queue
-        is active. Returns a scalar (float32).
+        is active. Returns a scalar (float32; float64 for float64 scores).
 
     Example:
         >>> loss_fn = SwAVLoss(num_crops=6)
@@ -202,7 +203,7 @@ class SwAVLoss(nn.Module):
         out = []
         with torch.no_grad():
             for proto in prototypes:
-                weight = proto.detach().float()
+                weight = full_precision(proto.detach())
                 if self.normalize_last_layer:
                     weight = F.normalize(weight, dim=1)
                 out.append([q[:valid] @ weight.t() for q in self.local_emb_queue])
@@ -216,7 +217,8 @@ class SwAVLoss(nn.Module):
         batch: int,
     ) -> Tensor:
         """``heads[h]`` ``[C*B, K]`` predict the codes of ``targets[h]`` ``[A*B, K]``."""
-        dtype = torch.float64 if self.use_double_precision else torch.float32
+        out_dtype = full_precision(heads[0][:0]).dtype  # float64 inputs: everything in float64
+        dtype = torch.float64 if self.use_double_precision else out_dtype
         hard = int(self.num_iteration.item()) < self.temp_hard_assignment_iters
         total = heads[0].new_zeros((), dtype=dtype)
         for h, scores in enumerate(heads):
@@ -226,7 +228,7 @@ class SwAVLoss(nn.Module):
                 if queue_scores is not None:
                     target = torch.cat([target, queue_scores[h][a].to(dtype)])
                 codes = distributed_sinkhorn_knopp(
-                    target, self.epsilon, self.num_iters, hard, self.use_double_precision
+                    target, self.epsilon, self.num_iters, hard, dtype == torch.float64
                 )[:batch]
                 others = [p for p in range(self.num_crops) if p != crop]
                 crop_loss = scores.new_zeros((), dtype=dtype)
@@ -235,7 +237,7 @@ class SwAVLoss(nn.Module):
                     crop_loss = crop_loss - (codes * F.log_softmax(pred, dim=1)).sum(1).mean()
                 head_loss = head_loss + crop_loss / len(others)
             total = total + head_loss / len(self.crops_for_assign)
-        return (total / len(heads)).float()
+        return (total / len(heads)).to(out_dtype)
 
     @torch.no_grad()
     def _push(self, embedding: Tensor, rows_of_crop: list[int], batch: int) -> None:

@@ -7,6 +7,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ssl_losses import distributed
+from ssl_losses.full_precision import full_precision
 
 __all__ = ["VICRegLoss"]
 
@@ -34,7 +35,7 @@ class VICRegLoss(nn.Module):
     Shapes:
         ``forward(embeddings: Tensor[2 * B, D]) -> Tensor[]``, crop-major (rows ``0:B`` are view
         0, rows ``B:2B`` view 1), ``world_size * B >= 2``. The loss is computed in float32, also
-        under autocast.
+        under autocast (in float64 for float64 embeddings).
     """
 
     def __init__(self, sim_coeff: float = 25.0, std_coeff: float = 25.0, cov_coeff: float = 1.0, eps: float = 1e-4) -> None:
@@ -57,7 +58,7 @@ class VICRegLoss(nn.Module):
             )
         batch = embeddings.shape[0] // 2
         with torch.autocast(device_type=embeddings.device.type, enabled=False):
-            x = embeddings.float()
+            x = full_precision(embeddings)
             views = [distributed.gather_with_grad(x[:batch]), distributed.gather_with_grad(x[batch:])]
             n, dim = views[0].shape
             if n < 2:
