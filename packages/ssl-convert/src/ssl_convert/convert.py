@@ -6,7 +6,7 @@ from __future__ import annotations
 import io
 import os
 import pickle
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -22,7 +22,7 @@ from ssl_convert.classy_format import read_classy, write_classy
 from ssl_convert.detect import INPUT_FORMATS, detect_object
 from ssl_convert.detectron2_format import config_yaml, write_detectron2
 from ssl_convert.dino_format import read_dino
-from ssl_convert.errors import FormatError, KeyMappingError
+from ssl_convert.errors import ArchKwargsError, FormatError, KeyMappingError
 from ssl_convert.moco_format import read_moco
 from ssl_convert.reading import read_file
 from ssl_convert.resnet_arch import infer_resnet, is_resnet_state
@@ -258,6 +258,7 @@ def convert(
     fold_bn: bool = False,
     classy_heads: bool = False,
     tolerance: float = 1e-4,
+    progress: Callable[[str, int, int], None] | None = None,
 ) -> ConversionReport:
     """Convert the checkpoint at ``in_path`` to format ``to`` and write it atomically to ``out_path``.
 
@@ -272,12 +273,16 @@ def convert(
         allow_unsafe_load: allow files that pickle Python objects (full unpickling).
         arch / arch_kwargs: the ssl-models trunk the weights must fit (``build_trunk`` name and
             keyword arguments); by default taken from the file or worked out from the shapes.
+            ``arch_kwargs`` without ``arch`` fill in what the weights do not show (a ViT's
+            ``num_heads``): :class:`ArchKwargsError` when the trunk found does not take them.
         branch: DINO checkpoints: "teacher" (default) or "student".
         bgr_to_rgb: Caffe2 models: reverse the first convolution's input channels.
         fold_bn: Caffe2 models: fold batch norms into their affine form.
         classy_heads: ClassyVision output: also write the first head (an ``mlp``) in VISSL's
             ``--include_heads`` layout (``heads.block3-2.default_head``); off by default, as in VISSL.
         tolerance: largest accepted max abs difference when verifying.
+        progress: ``progress("convert", steps done, steps)`` (ssl-data's ``ProgressFn``) after
+            each of reading, fitting the trunk, serialising, verifying (when asked) and writing.
 
     Raises:
         FileNotFoundError: ``in_path`` or the folder of ``out_path`` does not exist.
@@ -303,7 +308,13 @@ def convert(
     from ssl_models.atomic_files import check_writable, write_atomically  # lazy: ssl_models imports timm
 
     check_writable(dest)
+    steps = 5 if verify else 4
 
+    def report_step(done: int) -> None:
+        if progress is not None:
+            progress("convert", done, steps)
+
+    report_step(0)
     if is_dcp_dir(src) or (from_ == "dcp"):
         obj = read_dcp(src, allow_unsafe_load=allow_unsafe_load)
         run_part = training_run_part(src)
@@ -330,12 +341,18 @@ def convert(
             weights.notes[:0] = notes
         else:
             weights = _read(fmt, obj, branch, bgr_to_rgb, fold_bn)
+    report_step(1)
     if weights.unconverted:
         shown = ", ".join(repr(k) for k in weights.unconverted[:4])
         raise KeyMappingError(f"{src}: {len(weights.unconverted)} keys have no {fmt} rule and would be lost ({shown}); nothing written")
 
     name, kwargs, state = _fit_trunk(weights, arch, arch_kwargs, src)
+    unmet = {k: v for k, v in (arch_kwargs or {}).items() if arch is None and kwargs.get(k) != v}
+    if unmet:
+        given = ", ".join(f"{k} {v!r}" for k, v in unmet.items())
+        raise ArchKwargsError(f"{given} does not apply to {src}: its trunk is {name} {kwargs}", unmet, name, kwargs)
     heads = _fit_heads(weights)
+    report_step(2)
     payload: dict[str, Any] = {
         "format": "ssl-checkpoint",
         "format_version": 1,
@@ -345,6 +362,7 @@ def convert(
         "train_state": None,
     }
     data, dropped, count, config = _serialise(to, payload, classy_heads)
+    report_step(3)
     report = ConversionReport(
         in_path=src, out_path=dest, source_format=fmt, target_format=to, source_detected=detected,
         trunk_name=name, trunk_kwargs=kwargs, num_tensors=count,
@@ -352,9 +370,11 @@ def convert(
     )  # fmt: skip
     if verify:
         report.max_abs_diff, report.verified_with = verify_conversion(payload, to, data, tolerance)
+        report_step(4)
     write_atomically(dest, lambda f: f.write(data), make_parents=False)
     if config is not None:
         report.config_path = dest.with_suffix(".yaml")
         text = config_yaml(config, dest.name).encode()
         write_atomically(report.config_path, lambda f: f.write(text), make_parents=False)
+    report_step(steps)
     return report

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 __all__ = [
+    "ArchKwargsError",
     "ConversionError",
     "FormatError",
     "KeyMappingError",
@@ -18,6 +19,16 @@ class ConversionError(ValueError):
 class FormatError(ConversionError):
     """The file is not a checkpoint, is truncated, is of an unknown layout, or its architecture
     does not match the one asked for."""
+
+
+class ArchKwargsError(FormatError):
+    """``arch_kwargs`` given without ``arch`` that the trunk found in the file does not have (a
+    ResNet given ``num_heads``, a ViT whose file records another head count); nothing is written.
+    ``given``: those arguments; ``trunk_name`` / ``trunk_kwargs``: the trunk that was found."""
+
+    def __init__(self, message: str, given: dict[str, object], trunk_name: str, trunk_kwargs: dict[str, object]) -> None:
+        super().__init__(message)
+        self.given, self.trunk_name, self.trunk_kwargs = given, trunk_name, trunk_kwargs
 
 
 class UnsafeLoadError(ConversionError):
