@@ -7,6 +7,7 @@ from ssl_data.prep.download import DOWNLOADS, DownloadError, download_dataset, d
 from ssl_data.prep.jigsaw_permutations import generate_jigsaw_permutations
 from ssl_data.prep.low_shot import sample_voc_low_shot
 from ssl_data.prep.registry import PREPARERS, prepare, preparer_options
+from ssl_data.prep.tool_options import parse_tool_options
 
 __all__ = [
     "COPYDAYS_CROPS",
@@ -22,6 +23,7 @@ __all__ = [
     "download_torchvision_dataset",
     "download_urls",
     "generate_jigsaw_permutations",
+    "parse_tool_options",
     "prepare",
     "preparer_options",
     "sample_voc_low_shot",
