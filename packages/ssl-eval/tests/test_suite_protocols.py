@@ -75,3 +75,19 @@ def test_split_overrides() -> None:
     ours, rest = split_overrides(["benchmark.knn.k=20", "optim.lr=0.1", "benchmark.bn_batches=2"])
     assert ours == ["knn.k=20", "bn_batches=2"]
     assert rest == ["optim.lr=0.1"]
+
+
+@pytest.mark.parametrize("name", ["knn", "svm", "virb-image", "detection"])
+def test_protocol_yaml_loads_back_as_the_defaults(tmp_path: Path, name: str) -> None:
+    import yaml
+
+    from ssl_evaluation.suites import BENCHMARKS, protocol_yaml
+
+    defaults = BENCHMARKS[name].protocol()
+    text = protocol_yaml(defaults)
+    assert isinstance(yaml.safe_load(text), dict)  # plain YAML, as `ssl benchmark protocol` prints it
+    (tmp_path / "p.yaml").write_text(text)
+    assert load_protocol(BENCHMARKS[name].protocol(), [], tmp_path / "p.yaml") == defaults
+    changed = text.replace("seed: 0", "seed: 7", 1)
+    (tmp_path / "p.yaml").write_text(changed)
+    assert load_protocol(BENCHMARKS[name].protocol(), [], tmp_path / "p.yaml") != defaults

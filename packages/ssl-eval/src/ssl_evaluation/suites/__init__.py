@@ -14,14 +14,16 @@ from ssl_evaluation.suites.benchmark_data import (
     open_split,
 )
 from ssl_evaluation.suites.benchmark_list import BENCHMARKS, Benchmark, headline_metrics
-from ssl_evaluation.suites.checkpoint_trunk import checkpoint_trunk, resolve_image_size
+from ssl_evaluation.suites.checkpoint_trunk import checkpoint_trunk, random_init_trunk, resolve_image_size
 from ssl_evaluation.suites.detection_suite import DetectionProtocol, run_detection
 from ssl_evaluation.suites.detectron2_suite import (
     Detectron2Missing,
     Detectron2Protocol,
     check_detectron2_trunk,
+    prepare_detectron2_weights,
     run_detectron2_suite,
 )
+from ssl_evaluation.suites.feature_export import export_features
 from ssl_evaluation.suites.finetune_suites import (
     FinetuneProtocol,
     LowShotTransferProtocol,
@@ -40,7 +42,13 @@ from ssl_evaluation.suites.layer_probes import (
 from ssl_evaluation.suites.pretrained_run import benchmark_pretrained
 from ssl_evaluation.suites.probes import PROBES, probe_trunk, run_probes
 from ssl_evaluation.progress import ProgressFn
-from ssl_evaluation.suites.protocol_loader import ProtocolError, load_protocol, protocol_dict, split_overrides
+from ssl_evaluation.suites.protocol_loader import (
+    ProtocolError,
+    load_protocol,
+    protocol_dict,
+    protocol_yaml,
+    split_overrides,
+)
 from ssl_evaluation.suites.protocols import (
     ClusteringProtocol,
     ExtractionProtocol,
@@ -78,8 +86,8 @@ __all__ = [
     "MultiLayerLinearProtocol", "ProbeSuite", "ProgressFn", "ProtocolError", "RetrievalProtocol",
     "RobustnessProtocol", "SegmentationProtocol", "SemiSupervisedProtocol", "SuiteRun", "SvmProtocol", "TransferHeadProtocol",
     "VirbGridProtocol", "VirbImageProtocol", "benchmark_pretrained", "check_detectron2_trunk", "checkpoint_trunk",
-    "download_data", "feature_batches", "headline_metrics", "load_protocol", "load_suite", "open_split", "probe_trunk",
-    "protocol_dict", "reestimate_batchnorm", "resolve_image_size", "run_depth", "run_detection",
+    "download_data", "export_features", "feature_batches", "headline_metrics", "load_protocol", "load_suite", "open_split", "probe_trunk",
+    "prepare_detectron2_weights", "protocol_dict", "protocol_yaml", "random_init_trunk", "reestimate_batchnorm", "resolve_image_size", "run_depth", "run_detection",
     "run_detectron2_suite", "run_finetune", "run_low_shot", "run_low_shot_transfer", "run_multi_layer_linear",
     "run_probes", "run_retrieval", "run_robustness", "run_segmentation", "run_semi_supervised", "run_suite",
     "run_svm", "run_transfer_head", "run_virb_grid", "run_virb_image", "split_overrides", "suite_result", "write_suite_outputs",

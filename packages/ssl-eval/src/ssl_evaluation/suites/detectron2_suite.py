@@ -1,21 +1,25 @@
 """VISSL's detection recipes through detectron2 (not on PyPI).
 
 The caller converts the trunk to detectron2's pickle (``ssl convert ... --to detectron2``: ssl-eval
-does not import ssl-convert); this suite checks that detectron2 can build that trunk, writes the
-recipe as a detectron2 YAML config next to the weights, and trains and evaluates where detectron2
-is installed. Without it the files are still written and :class:`Detectron2Missing` names them.
+does not import ssl-convert; :func:`prepare_detectron2_weights` takes that converter as an
+argument); this suite checks that detectron2 can build that trunk, writes the recipe as a
+detectron2 YAML config next to the weights, and trains and evaluates where detectron2 is
+installed. Without it the files are still written and :class:`Detectron2Missing` names them.
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from ssl_evaluation.progress import ProgressFn
 
-__all__ = ["Detectron2Missing", "Detectron2Protocol", "check_detectron2_trunk", "run_detectron2_suite"]
+__all__ = [
+    "Detectron2Missing", "Detectron2Protocol", "check_detectron2_trunk", "prepare_detectron2_weights", "run_detectron2_suite",
+]
 
 
 class Detectron2Missing(ValueError):
@@ -59,6 +63,34 @@ def check_detectron2_trunk(name: str, kwargs: dict[str, Any]) -> None:
     if depth in (18, 34) and width != 1.0:
         raise ValueError(f"detectron2 cannot build {name} at width {width:g}: its R18/R34 need RES2_OUT_CHANNELS 64 "
                          f"(basic blocks), this trunk has {int(64 * width)}")
+
+
+def prepare_detectron2_weights(checkpoint: str | Path, out: str | Path, recipe: str,
+                               convert: Callable[[Path, Path], object]) -> Path:
+    """``out/model_final.pkl``: the trunk of the ssl ``checkpoint`` written by ``convert(checkpoint,
+    weights)`` (ssl-convert's ``convert`` with ``to="detectron2"``, passed in by the caller) after
+    checking, before anything is written, the ``recipe`` name, that ``out`` can be a folder and
+    that detectron2 can build the trunk (:func:`check_detectron2_trunk`). ``out`` is created; a
+    folder created here is removed again when the conversion fails."""
+    from ssl_evaluation.detection import DETECTRON2_RECIPES
+    from ssl_models import checkpoint as ckpt_format
+
+    if recipe not in DETECTRON2_RECIPES:
+        raise ValueError(f"unknown detectron2 recipe {recipe!r}; choose one of {', '.join(sorted(DETECTRON2_RECIPES))}")
+    folder = Path(out)
+    if folder.exists() and not folder.is_dir():
+        raise NotADirectoryError(f"output path exists and is not a folder: {folder}")
+    trunk = ckpt_format.load_checkpoint(checkpoint)["trunk"]
+    check_detectron2_trunk(trunk["name"], trunk.get("kwargs") or {})
+    created = not folder.exists()
+    folder.mkdir(parents=True, exist_ok=True)
+    try:
+        convert(Path(checkpoint), folder / "model_final.pkl")
+    except BaseException:
+        if created:  # a checkpoint that does not convert leaves no empty run folder behind
+            folder.rmdir()
+        raise
+    return folder / "model_final.pkl"
 
 
 _TRUNK_KEYS = ("DEPTH", "NUM_GROUPS", "WIDTH_PER_GROUP", "STEM_OUT_CHANNELS", "RES2_OUT_CHANNELS")

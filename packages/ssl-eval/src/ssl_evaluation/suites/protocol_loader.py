@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
-__all__ = ["ProtocolError", "load_protocol", "protocol_dict", "split_overrides"]
+__all__ = ["ProtocolError", "load_protocol", "protocol_dict", "protocol_yaml", "split_overrides"]
 
 T = TypeVar("T")
 
@@ -81,6 +81,13 @@ def load_protocol(defaults: T, overrides: Sequence[str] = (), config_file: str |
 def protocol_dict(protocol: Any) -> dict[str, Any]:
     """A protocol dataclass as plain JSON-ready values (what results.json records)."""
     return dataclasses.asdict(protocol)
+
+
+def protocol_yaml(protocol: Any) -> str:
+    """A protocol dataclass as the YAML that ``load_protocol``'s file takes (``ssl benchmark protocol``)."""
+    from omegaconf import OmegaConf
+
+    return OmegaConf.to_yaml(OmegaConf.structured(protocol))
 
 
 def split_overrides(items: Sequence[str], prefix: str = "benchmark.") -> tuple[list[str], list[str]]:
