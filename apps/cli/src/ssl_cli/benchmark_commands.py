@@ -77,11 +77,10 @@ def _finish(name: str, result: dict[str, Any], out: Optional[Path]) -> None:
 
 
 def _defaults_text(name: str) -> str:
-    from omegaconf import OmegaConf
     from ssl_evaluation import suites
 
     bench = suites.BENCHMARKS[name]
-    yaml = OmegaConf.to_yaml(OmegaConf.structured(bench.protocol())).rstrip().replace("\n", "\n  ")
+    yaml = suites.protocol_yaml(bench.protocol()).rstrip().replace("\n", "\n  ")
     example = {"knn": "knn.k=20", "linear": "linear.epochs=30", "svm": "costs=[0.1] layer=res4",
                "finetune": "epochs=2 schedule=step milestones=[1]"}.get(name, "image_size=64")
     return (f"\b\nData: {bench.data_help}.\n\b\nProtocol defaults (override with KEY=VALUE):\n  {yaml}\n\b\n"
@@ -125,12 +124,11 @@ def protocol(name: str = typer.Argument("knn", help="A benchmark name.")) -> Non
 
     Example: ssl benchmark protocol svm
     """
-    from omegaconf import OmegaConf
     from ssl_evaluation import suites
 
     if name not in suites.BENCHMARKS:
         raise UsageError(f"unknown benchmark {name!r}; choose one of {', '.join(suites.BENCHMARKS)}")
-    typer.echo(OmegaConf.to_yaml(OmegaConf.structured(suites.BENCHMARKS[name].protocol())), nl=False)
+    typer.echo(suites.protocol_yaml(suites.BENCHMARKS[name].protocol()), nl=False)
 
 
 @benchmark_app.command("detectron2")
@@ -148,29 +146,15 @@ def detectron2(
 
     Example: ssl benchmark detectron2 -c final.pt --out d2 recipe=voc07_r50_c4 prepare_only=true
     """
+    import ssl_convert
     import ssl_evaluation
-    from ssl_convert import convert
     from ssl_evaluation import suites
-    from ssl_models import checkpoint as ckpt_format
 
     p = suites.load_protocol(suites.Detectron2Protocol(), list(overrides or []), config_file)
-    from ssl_evaluation.detection import DETECTRON2_RECIPES
-
-    if p.recipe not in DETECTRON2_RECIPES:
-        raise UsageError(f"unknown detectron2 recipe {p.recipe!r}; choose one of {', '.join(sorted(DETECTRON2_RECIPES))}")
-    _check_out(out)
-    trunk = ckpt_format.load_checkpoint(checkpoint)["trunk"]
-    suites.check_detectron2_trunk(trunk["name"], trunk.get("kwargs") or {})
-    created = not out.exists()
-    out.mkdir(parents=True, exist_ok=True)
-    try:
-        convert(checkpoint, out / "model_final.pkl", to="detectron2")
-    except BaseException:
-        if created:  # a checkpoint that does not convert leaves no empty run folder behind
-            out.rmdir()
-        raise
     with progress_bar(progress) as bar:
-        result = suites.run_detectron2_suite(out / "model_final.pkl", out, p, checkpoint, bar)
+        weights = suites.prepare_detectron2_weights(
+            checkpoint, out, p.recipe, lambda src, dst: ssl_convert.convert(src, dst, to="detectron2", progress=bar))
+        result = suites.run_detectron2_suite(weights, out, p, checkpoint, bar)
     typer.echo(f"wrote {result['files']['weights']} and {result['files']['config']}")
     if not p.prepare_only:
         results = {"benchmark": "detectron2", "benchmarks": result.pop("metrics"), **result}
@@ -222,7 +206,6 @@ def extract(
 
     Example: ssl extract -c runs/a/checkpoints/final.pt --out feats --layers res4,res5avg
     """
-    import ssl_evaluation
     from ssl_evaluation import suites
 
     names = [n.strip() for n in layers.split(",") if n.strip()]
@@ -233,12 +216,7 @@ def extract(
     _check_out(out)
     if download:
         _download(data)
-    trunk, trained = suites.checkpoint_trunk(checkpoint)
-    size = suites.resolve_image_size(image_size, trained)
-    forward = ssl_evaluation.layer_forward(trunk, names)
-    splits = {split: suites.open_split(data, split, size) for split in ("train", "test")}
     with progress_bar(progress) as bar:
-        for split, images in splits.items():
-            batches = suites.feature_batches(images, batch_size, progress=bar, stage=f"features ({split})")
-            paths = ssl_evaluation.extract_to_disk(forward, batches, out, split)
-            typer.echo(f"{split}: {len(images)} images, {len(names)} layer(s) -> {len(paths)} file(s) under {out / split}")
+        written = suites.export_features(checkpoint, data, names, out, image_size, batch_size, bar)
+    for split, (count, paths) in written.items():
+        typer.echo(f"{split}: {count} images, {len(names)} layer(s) -> {len(paths)} file(s) under {out / split}")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ast
 import inspect
 import json
 from pathlib import Path
@@ -20,18 +19,6 @@ catalog_app = typer.Typer(help="The dataset catalog (VISSL's dataset_catalog.jso
 data_app.add_typer(catalog_app, name="catalog")
 
 CATALOG_HELP = "Catalog file [default: $SSL_DATASET_CATALOG or the user's catalog]."
-
-
-def _parse_option(item: str) -> tuple[str, object]:
-    """``key=value`` with the value read as a Python literal when it is one, else as text."""
-    if "=" not in item:
-        raise UsageError(f"option {item!r} is not of the form key=value")
-    key, raw = item.split("=", 1)
-    try:
-        value: object = ast.literal_eval(raw)
-    except (ValueError, SyntaxError):
-        value = {"true": True, "false": False}.get(raw.lower(), raw)
-    return key.strip(), value
 
 
 @catalog_app.command("list")
@@ -86,20 +73,6 @@ def catalog_remove(
     typer.echo(f"removed {name} from {ssl_data.catalog_remove(name, catalog)}")
 
 
-def _check_option_type(tool: str, key: str, value: object, default: object) -> None:
-    """A number or flag option given a value of another type is refused before the tool runs."""
-    if isinstance(default, bool):
-        ok = isinstance(value, bool)
-    elif isinstance(default, int):
-        ok = isinstance(value, int) and not isinstance(value, bool)
-    elif isinstance(default, float):
-        ok = isinstance(value, (int, float)) and not isinstance(value, bool)
-    else:
-        return
-    if not ok:
-        raise UsageError(f"{tool} option {key} takes a {type(default).__name__} (default {default!r}), got {value!r}")
-
-
 @data_app.command("prepare")
 def prepare(
     name: str = typer.Argument(..., help="Tool name (see `ssl data tools`)."),
@@ -114,16 +87,9 @@ def prepare(
 ) -> None:
     """Prepare a dataset (filelists, low-shot samples, jigsaw permutations, colour bins, ...)."""
     import ssl_data
-    from ssl_data.prep import DownloadError
+    from ssl_data.prep import DownloadError, parse_tool_options
 
-    from ssl_data.prep import preparer_options
-
-    kwargs = dict(_parse_option(item) for item in options or [])
-    defaults = preparer_options(name)
-    for key, value in kwargs.items():
-        _check_option_type(name, key, value, defaults.get(key, inspect.Parameter.empty))
-    if "progress" in kwargs:  # the progress bar's own argument, not a tool option
-        raise UsageError(f"{name}: unknown option(s) ['progress']; options are {sorted(defaults)}")
+    kwargs = parse_tool_options(name, options or [])
     try:
         with progress_bar() as bar:
             summary = ssl_data.prepare(name, input_path, output_dir, download=download, progress=bar, **kwargs)

@@ -66,17 +66,6 @@ def _load_recipe_config(recipe: str, overrides: list[str], data: str | None, con
     return ssl_train.load_config(spec.config_class(), items, config_file)
 
 
-def _random_trunk(checkpoint: Path, seed: int) -> Any:
-    """The checkpoint's trunk architecture, untrained, initialised with ``seed``."""
-    import torch
-    from ssl_models import build_trunk
-    from ssl_models import checkpoint as ckpt_format
-
-    entry = ckpt_format.load_checkpoint(checkpoint)["trunk"]
-    torch.manual_seed(seed)
-    return build_trunk(entry["name"], **entry["kwargs"])
-
-
 @app.command()
 def run(
     recipe: str = typer.Argument(..., help="Recipe name (see `ssl recipes list`)."),
@@ -115,7 +104,7 @@ def run(
     with progress_bar(progress) as bar:
         results = suites.benchmark_pretrained(
             out, recipe, pretrain_record, result.trunk, cfg.data.source, size, suite,
-            random_trunk=lambda: _random_trunk(result.checkpoint, cfg.train.seed), loss_history=result.loss_history,
+            random_trunk=lambda: suites.random_init_trunk(result.checkpoint, cfg.train.seed), loss_history=result.loss_history,
             started=started, progress=bar, run=result, config=ssl_train.config_to_dict(cfg),
             view_plan=ssl_train.get_recipe(recipe).build(cfg).views(), augment_batch=ssl_train.views.augment_batch,
         )  # fmt: skip
@@ -186,6 +175,7 @@ def convert(
     unsafe_load: bool = typer.Option(False, "--unsafe-load", help="Allow pickle loading (trusted files only)."),
     classy_heads: bool = typer.Option(False, "--classy-heads", help="--to classy: also write the first mlp head (VISSL --include_heads)."),
     num_heads: Optional[int] = typer.Option(None, "--num-heads", help="ViT attention heads, where the file does not record them (default: 64-wide heads)."),
+    progress: bool = typer.Option(True, "--progress/--no-progress", help="Progress bar on stderr."),
 ) -> None:
     """Convert a checkpoint between formats, reporting every key that was not carried over."""
     if num_heads is not None and num_heads < 1:
@@ -194,31 +184,18 @@ def convert(
         raise UsageError(f"--classy-heads needs --to classy, got --to {to}")
     import ssl_convert
 
-    options: dict[str, Any] = dict(
-        to=to, from_=from_, verify=verify, allow_unsafe_load=unsafe_load, arch=arch, branch=branch,
-        bgr_to_rgb=bgr_to_rgb, fold_bn=fold_bn, classy_heads=classy_heads, tolerance=tolerance,
-    )  # fmt: skip
-    if num_heads is None:
-        typer.echo(str(ssl_convert.convert(src, dst, **options)))
-        return
-    if to == "detectron2":
-        raise UsageError("--num-heads is for ViTs; detectron2 output holds ResNe(X)ts only")
-    if dst.is_dir():
-        raise UsageError(f"output path is a directory: {dst}")
-    # The library uses num_heads only where it decides the ViT's shape; convert into a sibling
-    # temp file and keep it only when the trunk really got the given head count.
-    part = dst.with_name(f".{dst.stem}.part{os.getpid()}{dst.suffix}")
-    try:
-        report = ssl_convert.convert(src, part, arch_kwargs={"num_heads": num_heads}, **options)
-        if report.trunk_kwargs.get("num_heads") != num_heads:
-            raise UsageError(
-                f"--num-heads {num_heads} does not apply to {src}: its trunk is {report.trunk_name} "
-                f"{report.trunk_kwargs} (--num-heads sets a ViT's head count where the file does not record it)"
-            )
-        os.replace(part, dst)
-    finally:
-        part.unlink(missing_ok=True)
-    report.out_path = dst
+    from ssl_cli.progress_bar import progress_bar
+
+    with progress_bar(progress) as bar:
+        try:
+            report = ssl_convert.convert(
+                src, dst, to=to, from_=from_, verify=verify, allow_unsafe_load=unsafe_load, arch=arch,
+                arch_kwargs=None if num_heads is None else {"num_heads": num_heads}, branch=branch,
+                bgr_to_rgb=bgr_to_rgb, fold_bn=fold_bn, classy_heads=classy_heads, tolerance=tolerance, progress=bar,
+            )  # fmt: skip
+        except ssl_convert.ArchKwargsError as exc:
+            raise UsageError(f"--num-heads {num_heads} does not apply to {src}: its trunk is {exc.trunk_name} "
+                             f"{exc.trunk_kwargs} (--num-heads sets a ViT's head count where the file does not record it)") from None
     typer.echo(str(report))
 
 
