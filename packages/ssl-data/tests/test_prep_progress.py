@@ -140,18 +140,13 @@ def test_filelist_preparers_report_folders_and_paths(tmp_path: Path) -> None:
 
 
 def test_disk_folder_preparers_report_every_image(tmp_path: Path) -> None:
-    dtd = tmp_path / "dtd_in" / "dtd"
-    for cls in ("banded", "dotted"):
-        for i in range(3):
-            _png(dtd / "images" / cls / f"{cls}_{i}.jpg")
-    (dtd / "labels").mkdir()
-    (dtd / "labels" / "train1.txt").write_text("banded/banded_0.jpg\ndotted/dotted_0.jpg\n")
-    (dtd / "labels" / "val1.txt").write_text("banded/banded_1.jpg\n")
-    (dtd / "labels" / "test1.txt").write_text("dotted/dotted_2.jpg\n")
+    for cls in ("AnnualCrop", "Forest"):  # EuroSAT: a seeded quarter of each class is val
+        for i in range(4):
+            _png(tmp_path / "eurosat" / "2750" / cls / f"{cls}_{i}.jpg")
     rec = Recorder()
-    prepare("dtd", tmp_path / "dtd_in", tmp_path / "dtd_out", progress=rec)
-    assert rec.calls["images (train)"] == _steps(3) and rec.calls["images (test)"] == _steps(1)
-    assert len(list((tmp_path / "dtd_out").rglob("*.jpg"))) == 4
+    prepare("euro_sat", tmp_path / "eurosat", tmp_path / "sat_out", val_fraction=0.25, progress=rec)
+    assert rec.calls["images (train)"] == _steps(6) and rec.calls["images (val)"] == _steps(2)
+    assert len(list((tmp_path / "sat_out").rglob("*.jpg"))) == 8
 
     n = 6
     np.savez(tmp_path / "dsprites_ndarray_co1sh3sc6or40x32y32_64x64.npz", imgs=np.zeros((n, 8, 8), dtype=np.uint8),
