@@ -143,9 +143,10 @@ class TrainConfig:
     steps. Budgeting by steps gives a small data set as many updates as a large one."""
     seed: int = 0
     precision: str = "auto"
-    """``auto``, ``fp32``, ``bf16`` or ``fp16`` (fp16 with a gradient scaler). ``auto``: bf16 on GPUs
-    that support it (else fp16), bf16 on CPUs with AVX512-BF16 or AMX, fp32 on other CPUs (where
-    bf16 convolutions are slower than fp32)."""
+    """``auto``, ``fp32``, ``bf16``, ``fp16`` (fp16 with a gradient scaler) or ``fp64``. ``auto``: bf16
+    on GPUs that support it (else fp16), bf16 on CPUs with AVX512-BF16 or AMX, fp32 on other CPUs
+    (where bf16 convolutions are slower than fp32). ``fp64``: model, buffers, batches and losses in
+    float64 (several times slower; for checking numerics, e.g. that 2 processes equal 1)."""
     device: str = "auto"
     """``auto`` (CUDA when available), ``cpu``, ``cuda`` or ``cuda:N``."""
     checkpoint_every_steps: int = 0

@@ -98,7 +98,7 @@ def mean_over_ranks(metrics: dict[str, Tensor], info: DistInfo) -> dict[str, flo
     values, so a NaN stops all of them at the same step. ``metrics``: 0-d tensors, the same keys
     in the same order on every rank.
     """
-    values = torch.stack([v.detach().float().reshape(()).cpu() for v in metrics.values()])
+    values = torch.stack([v.detach().double().reshape(()).cpu() for v in metrics.values()])  # fp64 runs keep every digit
     if info.distributed and info.world_size > 1:
         if dist.get_backend() == "nccl":
             values = values.cuda()

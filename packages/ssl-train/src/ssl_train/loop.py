@@ -24,7 +24,7 @@ from ssl_train.optim import build_optimizer
 from ssl_train.recipes import get_recipe
 from ssl_train.recipes.base import EpochContext, Method, Recipe, StepContext
 from ssl_train.run_lock import RunLock
-from ssl_train.runtime import autocast_factory, resolve_device, resolve_precision, resolve_threads
+from ssl_train.runtime import autocast_factory, precision_default_dtype, resolve_device, resolve_precision, resolve_threads
 from ssl_train.sharded_checkpoint import DCP_SUFFIX, load_sharded, save_sharded, unshard_into
 from ssl_train.schedules import Constant, Schedule, value_at_step
 from ssl_train.state import TrainState
@@ -196,7 +196,8 @@ def pretrain(
     device_type = "cuda" if cfg.train.device.startswith("cuda") or (cfg.train.device == "auto" and torch.cuda.is_available()) else "cpu"
     info = init_distributed(cfg.train.parallel, device_type)
     try:
-        return _run(spec, cfg, out, resume, progress, hooks, info)
+        with precision_default_dtype(cfg.train.precision):  # fp64: tensors made without a dtype are float64
+            return _run(spec, cfg, out, resume, progress, hooks, info)
     finally:
         shutdown_distributed(info)
 
@@ -213,6 +214,9 @@ def _run(spec: Recipe, cfg: Any, out: Path, resume: bool | str, progress: bool, 
 
     torch.manual_seed(cfg.train.seed)
     method = spec.build(cfg)
+    dtype = torch.float64 if precision == "fp64" else torch.float32
+    if precision == "fp64":  # buffers a recipe made float32 on purpose (class weights, colour bins) too
+        method.to(dtype=dtype)
     if cfg.train.sync_bn and info.world_size > 1:  # the whole method: teachers normalise over the global batch too
         ssl_models.convert_sync_batchnorm(method, group_size=0, implementation="torch" if device.type == "cuda" else "cpu")
     if cfg.train.activation_checkpointing:
@@ -228,7 +232,7 @@ def _run(spec: Recipe, cfg: Any, out: Path, resume: bool | str, progress: bool, 
     data = build_training_data(
         cfg.data.source, plan, image_size=cfg.data.image_size, batch_size=cfg.data.batch_size, seed=cfg.train.seed,
         limit=cfg.data.limit, num_workers=cfg.data.num_workers, invalid_max_fraction=cfg.data.invalid_max_fraction,
-        rank=info.rank, world_size=info.world_size,
+        rank=info.rank, world_size=info.world_size, dtype=dtype,
     )  # fmt: skip
     steps_per_epoch = len(data.loader)
     total_steps = cfg.train.max_steps if cfg.train.max_steps > 0 else cfg.train.epochs * steps_per_epoch
@@ -346,6 +350,8 @@ def _train(
                                       device, info.rank, info.world_size, cfg.train.seed)  # fmt: skip
                     metrics = method.step(batch, ctx)
                     loss = metrics["loss"]
+                    if precision == "fp64" and loss.dtype != torch.float64:
+                        raise ConfigError(f"train.precision=fp64, but recipe {spec.name} computed its loss in {loss.dtype}")
                     floats = mean_over_ranks(metrics, info)  # the global batch's values, the same on every rank
                     loss_value = floats["loss"]
                     if not math.isfinite(loss_value):

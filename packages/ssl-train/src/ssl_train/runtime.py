@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
@@ -13,9 +13,13 @@ import torch
 
 from ssl_train.config import ConfigError
 
-__all__ = ["PRECISIONS", "autocast_factory", "cpu_has_fast_bf16", "resolve_device", "resolve_precision", "resolve_threads"]
+__all__ = [
+    "PRECISIONS", "autocast_factory", "cpu_has_fast_bf16", "precision_default_dtype", "resolve_device", "resolve_precision",
+    "resolve_threads",
+]  # fmt: skip
 
-PRECISIONS = ("auto", "fp32", "bf16", "fp16")
+PRECISIONS = ("auto", "fp32", "bf16", "fp16", "fp64")
+"""``fp64``: everything in float64 (model, buffers, batches, losses): slow, for numerics checks."""
 
 
 def resolve_device(name: str, local_rank: int = 0) -> torch.device:
@@ -58,7 +62,8 @@ def cpu_has_fast_bf16(cpuinfo: str | Path = "/proc/cpuinfo") -> bool:
 
 def resolve_precision(name: str, device: torch.device) -> str:
     """``auto`` -> ``bf16`` on GPUs that support it (else ``fp16``), ``bf16`` on CPUs with
-    AVX512-BF16/AMX, else ``fp32``. ``fp16`` on a CPU is refused (no gradient-scaler benefit)."""
+    AVX512-BF16/AMX, else ``fp32``. ``fp16`` on a CPU is refused (no gradient-scaler benefit).
+    ``fp64`` (float64 throughout, never chosen by ``auto``) runs on any device."""
     if name not in PRECISIONS:
         raise ConfigError(f"train.precision={name!r} is not one of {', '.join(PRECISIONS)}")
     if name == "auto":
@@ -71,11 +76,27 @@ def resolve_precision(name: str, device: torch.device) -> str:
 
 
 def autocast_factory(device: torch.device, precision: str) -> Callable[[], AbstractContextManager[Any]]:
-    """Context-manager factory for the run's mixed precision (a no-op for fp32)."""
-    if precision == "fp32":
+    """Context-manager factory for the run's mixed precision (a no-op for fp32 and fp64)."""
+    if precision in ("fp32", "fp64"):
         return contextlib.nullcontext
     dtype = torch.bfloat16 if precision == "bf16" else torch.float16
     return lambda: torch.autocast(device.type, dtype=dtype)
+
+
+@contextlib.contextmanager
+def precision_default_dtype(name: str) -> Iterator[None]:
+    """While inside, torch's default dtype is float64 when ``name`` is ``fp64`` (so that every
+    tensor a run creates without naming a dtype is float64 too); other precisions leave it alone.
+    The previous default comes back on exit."""
+    if name != "fp64":
+        yield
+        return
+    previous = torch.get_default_dtype()
+    torch.set_default_dtype(torch.float64)
+    try:
+        yield
+    finally:
+        torch.set_default_dtype(previous)
 
 
 def resolve_threads(requested: int, local_world_size: int) -> int:

@@ -76,6 +76,7 @@ class TrainingData:
         description: the data actually used (after any fallback), for logs and reports.
         num_images: training images (all ranks).
         in_memory: True for the batched-augmentation path.
+        dtype: of the crops and the monitor's images (float64 for ``train.precision=fp64``).
     """
 
     loader: ssl_data.SSLDataLoader
@@ -90,6 +91,7 @@ class TrainingData:
     _ordered: Callable[[list[int], int], LabelledImages]
     fell_back: bool = False
     """True when digits replaced the requested Fashion-MNIST (not found, not downloadable)."""
+    dtype: torch.dtype = torch.float32
 
     def __post_init__(self) -> None:
         self._augments = self.plan.batched_augments() if self.in_memory else []
@@ -99,9 +101,9 @@ class TrainingData:
         if self.in_memory:
             images, labels, indices = raw
             crops = augment_batch(self._augments, images.to(device, non_blocking=True), indices, self.seed, epoch)
-            return Batch(crops, labels.to(device), indices.to(device))
-        crops, labels, indices = raw
-        return Batch([c.to(device, non_blocking=True) for c in crops], labels.to(device), indices.to(device))
+        else:
+            crops, labels, indices = raw
+        return Batch([c.to(device, self.dtype, non_blocking=True) for c in crops], labels.to(device), indices.to(device))
 
     def monitor_sets(self, memory: int, queries: int, batch_size: int, seed: int) -> tuple[LabelledImages, LabelledImages] | None:
         """Disjoint class-balanced labelled subsets of the training images (kNN memory, queries),
@@ -162,7 +164,7 @@ def _balanced_pair(labels: np.ndarray, memory: int, queries: int, seed: int) -> 
 
 
 def _normalise(images: Tensor, size: int, mean: Tensor, std: Tensor) -> Tensor:
-    x = images.float() / 255.0
+    x = images.to(mean.dtype) / 255.0
     if x.shape[1] == 1:
         x = x.expand(-1, 3, -1, -1)
     if x.shape[-1] != size or x.shape[-2] != size:
@@ -182,6 +184,7 @@ def build_training_data(
     invalid_max_fraction: float = 0.01,
     rank: int = 0,
     world_size: int = 1,
+    dtype: torch.dtype = torch.float32,
 ) -> TrainingData:
     """The training data of one rank (see the module docstring).
 
@@ -191,12 +194,13 @@ def build_training_data(
         image_size: side of the monitor's images (the global crop size).
         batch_size: per rank.
         limit: class-balanced seeded subset of this many images (0: all).
+        dtype: of the crops and the monitor's images (float32, or float64 for an fp64 run).
 
     Raises:
         ConfigError: a missing folder, a folder without images, a batch larger than the data.
     """
-    mean = torch.tensor(plan.mean).view(1, 3, 1, 1)
-    std = torch.tensor(plan.std).view(1, 3, 1, 1)
+    mean = torch.tensor(plan.mean, dtype=dtype).view(1, 3, 1, 1)
+    std = torch.tensor(plan.std, dtype=dtype).view(1, 3, 1, 1)
     tensors = _tensor_source(source)
     if tensors is not None:
         images, labels, description = tensors
@@ -236,7 +240,7 @@ def build_training_data(
         in_memory = False
         workers = num_workers
         eval_transform = v2.Compose([
-            v2.Resize(image_size), v2.CenterCrop(image_size), v2.ToImage(), v2.ToDtype(torch.float32, scale=True),
+            v2.Resize(image_size), v2.CenterCrop(image_size), v2.ToImage(), v2.ToDtype(dtype, scale=True),
             v2.Normalize(list(plan.mean), list(plan.std)),
         ])  # fmt: skip
 
@@ -265,4 +269,4 @@ def build_training_data(
         shard="stride",  # the global batches do not depend on the world size (a W-rank run equals a 1-rank one)
     )  # fmt: skip
     return TrainingData(loader, dataset, description, n, in_memory, plan, seed, image_size, labelled, make,
-                        fell_back=description.startswith("digits (fallback"))  # fmt: skip
+                        fell_back=description.startswith("digits (fallback"), dtype=dtype)  # fmt: skip

@@ -29,7 +29,7 @@ def weighted_knn_top1(
     correct = 0
     for start in range(0, queries.shape[0], 1024):
         sim, idx = (queries[start:start + 1024] @ memory.T).topk(k, dim=1)
-        votes = torch.zeros(sim.shape[0], classes).scatter_add_(1, memory_labels[idx], (sim / temperature).exp())
+        votes = torch.zeros(sim.shape[0], classes, dtype=sim.dtype).scatter_add_(1, memory_labels[idx], (sim / temperature).exp())
         correct += int((votes.argmax(1) == query_labels[start:start + 1024]).sum())
     return 100.0 * correct / queries.shape[0]
 

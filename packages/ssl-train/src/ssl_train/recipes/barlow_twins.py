@@ -82,10 +82,10 @@ class BarlowTwins(Method):
         return self.plan
 
     def step(self, batch: Batch, ctx: StepContext) -> dict[str, Tensor]:
-        """Both views through the model, embeddings crop-major ``[2B, D]``, the loss in fp32."""
+        """Both views through the model, embeddings crop-major ``[2B, D]``, the loss in fp32 (fp64 runs: fp64)."""
         with ctx.autocast():
             (embeddings,) = ctx.model(batch.crops)
-        return {"loss": self.loss(embeddings.float())}
+        return {"loss": self.loss(ssl_losses.full_precision(embeddings))}
 
 
 BARLOW_TWINS = Recipe(

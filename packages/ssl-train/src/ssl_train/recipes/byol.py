@@ -104,7 +104,7 @@ class BYOLMethod(Method):
             (predictions,) = ctx.model(batch.crops)
             with torch.no_grad():
                 targets = self._target_projections(batch.crops)
-        return {"loss": self.loss(predictions.float(), targets.float())}
+        return {"loss": self.loss(ssl_losses.full_precision(predictions), ssl_losses.full_precision(targets))}
 
     def after_optimizer_step(self, ctx: StepContext) -> None:
         self.target.update(self.model, ctx.values["momentum"])

@@ -119,7 +119,7 @@ class ClusterFit(Method):
             return
         trunk = self._stage_one.pop().to(ctx.device)
         feats, idx = own_rows(*ctx.features(trunk), ctx)
-        labels = spherical_kmeans_labels(feats.float(), idx, self.pseudo_labels.numel(), self.stage_one.num_clusters,
+        labels = spherical_kmeans_labels(ssl_losses.full_precision(feats), idx, self.pseudo_labels.numel(), self.stage_one.num_clusters,
                                          self.stage_one.kmeans_iters, self.stage_one.seed, ctx)  # fmt: skip
         self.pseudo_labels.copy_(labels.to(self.pseudo_labels.device))
 
@@ -129,7 +129,7 @@ class ClusterFit(Method):
         with ctx.autocast():
             (logits,) = ctx.model(batch.crops)
         accuracy = (logits.detach().argmax(1) == targets).float().mean()
-        return {"loss": self.loss(logits.float(), targets), "accuracy": accuracy}
+        return {"loss": self.loss(ssl_losses.full_precision(logits), targets), "accuracy": accuracy}
 
 
 CLUSTERFIT = Recipe(

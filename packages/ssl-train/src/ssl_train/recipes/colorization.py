@@ -160,7 +160,7 @@ class Colorization(Method):
         channel, normalised with the plan's mean/std; ab ``[B, 2, S, S]``)."""
         mean = torch.tensor(self.plan.mean, device=crop.device).view(1, 3, 1, 1)
         std = torch.tensor(self.plan.std, device=crop.device).view(1, 3, 1, 1)
-        rgb = (crop.float() * std + mean).clamp(0.0, 1.0)
+        rgb = (ssl_losses.full_precision(crop) * std + mean).clamp(0.0, 1.0)
         lab = rgb_to_lab(rgb.cpu()).to(crop.device)  # rgb_to_lab builds its constants on the CPU
         lightness = (lab[:, :1] / 100.0).expand(-1, 3, -1, -1)
         return (lightness - mean) / std, lab[:, 1:]
@@ -172,7 +172,7 @@ class Colorization(Method):
         with ctx.autocast():
             (logits,) = ctx.model(x)
         targets = nearest_bins(F.adaptive_avg_pool2d(ab, logits.shape[-2:]), self.bins)
-        flat_logits = logits.float().permute(0, 2, 3, 1).reshape(-1, logits.shape[1])
+        flat_logits = ssl_losses.full_precision(logits).permute(0, 2, 3, 1).reshape(-1, logits.shape[1])
         flat_targets = targets.reshape(-1)
         accuracy = (flat_logits.detach().argmax(1) == flat_targets).float().mean()
         return {"loss": self.loss(flat_logits, flat_targets), "accuracy": accuracy}

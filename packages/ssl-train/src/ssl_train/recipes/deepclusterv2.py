@@ -123,7 +123,7 @@ class DeepClusterV2(Method):
         """All crops embedded; cross entropy of their centroid scores against their image's cluster."""
         with ctx.autocast():
             (embeddings,) = ctx.model(batch.crops)
-        return {"loss": self.loss(embeddings.float(), batch.indices)}
+        return {"loss": self.loss(ssl_losses.full_precision(embeddings), batch.indices)}
 
 
 DEEPCLUSTERV2 = Recipe(

@@ -171,9 +171,9 @@ class DINOMethod(Method):
             (student_out,) = ctx.model(batch.crops)
         temp = ctx.values["teacher_temp"]
         with torch.no_grad():  # the teacher's entropy, with the center before this step's update
-            targets = torch.softmax((teacher_out.float() - self.loss.center) / temp, dim=1)
+            targets = torch.softmax((ssl_losses.full_precision(teacher_out) - self.loss.center) / temp, dim=1)
             entropy = -(targets * targets.clamp_min(1e-12).log()).sum(1).mean()
-        loss = self.loss(student_out.float(), teacher_out.float(), temp)
+        loss = self.loss(ssl_losses.full_precision(student_out), ssl_losses.full_precision(teacher_out), temp)
         return {"loss": loss, "teacher_entropy": entropy, "kl": loss.detach() - entropy}
 
     def after_backward(self, ctx: StepContext) -> None:

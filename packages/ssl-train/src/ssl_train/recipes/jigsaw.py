@@ -151,7 +151,7 @@ class Jigsaw(Method):
         with ctx.autocast():
             (logits,) = ctx.model(tiles)
         accuracy = (logits.detach().argmax(1) == labels).float().mean()
-        return {"loss": self.loss(logits.float(), labels), "accuracy": accuracy}
+        return {"loss": self.loss(ssl_losses.full_precision(logits), labels), "accuracy": accuracy}
 
 
 JIGSAW = Recipe(

@@ -130,15 +130,15 @@ class MoCo(Method):
             (query,) = ctx.model(batch.crops[0])
             with torch.no_grad():
                 (key,) = self.key_encoder(batch.crops[1])
-        return {"loss": self.loss(query.float(), key.float()), "batch_nce": self._batch_nce(query, key)}
+        return {"loss": self.loss(ssl_losses.full_precision(query), ssl_losses.full_precision(key)), "batch_nce": self._batch_nce(query, key)}
 
     @torch.no_grad()
     def _batch_nce(self, query: Tensor, key: Tensor) -> Tensor:
         """InfoNCE of the queries against this batch's keys only (a monitor, no gradient): it does
         not depend on how full the queue is. MoCo's own loss rises at first, while the queue's
         random initial keys are replaced by real, harder ones."""
-        q = F.normalize(query.detach().float(), dim=1)
-        k = F.normalize(key.float(), dim=1)
+        q = F.normalize(ssl_losses.full_precision(query.detach()), dim=1)
+        k = F.normalize(ssl_losses.full_precision(key), dim=1)
         return F.cross_entropy(q @ k.t() / self.loss.temperature, torch.arange(q.shape[0], device=q.device))
 
     def after_optimizer_step(self, ctx: StepContext) -> None:

@@ -134,7 +134,7 @@ class NPIDMethod(Method):
         negatives = draw_negatives(ctx, batch.indices, self.plan.num_crops, self.loss.num_negatives, self.num_train_samples)
         with ctx.autocast():
             (embeddings,) = ctx.model(batch.crops)
-        return {"loss": self.loss(embeddings.float(), batch.indices, negatives=negatives)}
+        return {"loss": self.loss(ssl_losses.full_precision(embeddings), batch.indices, negatives=negatives)}
 
 
 NPID = Recipe(

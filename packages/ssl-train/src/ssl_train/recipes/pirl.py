@@ -136,7 +136,7 @@ class PIRLMethod(Method):
         negatives = draw_negatives(ctx, batch.indices, view + 1, self.loss.num_negatives, self.num_train_samples)
         with ctx.autocast():
             patch_emb, image_emb = ctx.model({"patches": tiles, "images": image})
-        loss = self.loss([patch_emb.float(), image_emb.float()], batch.indices, negatives=negatives)
+        loss = self.loss([ssl_losses.full_precision(patch_emb), ssl_losses.full_precision(image_emb)], batch.indices, negatives=negatives)
         return {"loss": loss}
 
 

@@ -112,7 +112,7 @@ class RotNet(Method):
         x = rotate_batch(x, labels, self.num_angles)
         with ctx.autocast():
             (logits,) = ctx.model(x)
-        loss = self.loss(logits.float(), labels)
+        loss = self.loss(ssl_losses.full_precision(logits), labels)
         accuracy = (logits.detach().argmax(1) == labels).float().mean()
         return {"loss": loss, "accuracy": accuracy}
 

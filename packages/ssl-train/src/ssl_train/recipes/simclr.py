@@ -96,10 +96,10 @@ class SimCLR(Method):
 
     def step(self, batch: Batch, ctx: StepContext) -> dict[str, Tensor]:
         """All crops through the model (same-size crops share a pass), embeddings crop-major
-        ``[num_crops * B, D]``, InfoNCE in fp32."""
+        ``[num_crops * B, D]``, InfoNCE in fp32 (fp64 runs: fp64)."""
         with ctx.autocast():
             (embeddings,) = ctx.model(batch.crops)
-        return {"loss": self.loss(embeddings.float())}
+        return {"loss": self.loss(ssl_losses.full_precision(embeddings))}
 
 
 SIMCLR = Recipe(

@@ -143,7 +143,7 @@ class SimSiam(Method):
         finally:
             handle.remove()
         (projections,) = seen
-        return {"loss": self.loss(predictions.float(), projections.float())}
+        return {"loss": self.loss(ssl_losses.full_precision(predictions), ssl_losses.full_precision(projections))}
 
 
 SIMSIAM = Recipe(

@@ -124,7 +124,7 @@ def mix_batch(images: Tensor, labels: Tensor, uniforms: Tensor, num_classes: int
     b, _, h, w = images.shape
     u = uniforms.to(torch.float64).cpu()
     partner = images.flip(0)
-    onehot = F.one_hot(labels, num_classes).to(torch.float32)
+    onehot = F.one_hot(labels, num_classes).to(images.dtype)
     mixed_labels = onehot.flip(0)
     lam = torch.ones(b, dtype=torch.float64)
     use_cutmix = torch.zeros(b, dtype=torch.bool)
@@ -149,7 +149,7 @@ def mix_batch(images: Tensor, labels: Tensor, uniforms: Tensor, num_classes: int
     lam_img = lam.to(images.dtype).to(images.device).view(b, 1, 1, 1)
     blended = lam_img * images + (1.0 - lam_img) * partner
     out = torch.where(use_cutmix.to(images.device).view(b, 1, 1, 1), torch.where(box_mask.to(images.device), partner, images), blended)
-    lam_t = lam.to(torch.float32).to(labels.device).view(b, 1)
+    lam_t = lam.to(images.dtype).to(labels.device).view(b, 1)
     targets = lam_t * onehot + (1.0 - lam_t) * mixed_labels
     return out, targets
 
@@ -192,7 +192,7 @@ class Supervised(Method):
         with ctx.autocast():
             (logits,) = ctx.model([images])
         accuracy = (logits.detach().argmax(1) == labels).float().mean()
-        return {"loss": self.loss(logits.float(), target), "train_top1": accuracy}
+        return {"loss": self.loss(ssl_losses.full_precision(logits), target), "train_top1": accuracy}
 
 
 SUPERVISED = Recipe(

@@ -158,7 +158,7 @@ class SwAV(Method):
         prototypes = self._prototypes().weight.detach()
         if isinstance(prototypes, DTensor):  # FSDP: the queue is scored against every prototype
             prototypes = prototypes.full_tensor()
-        return {"loss": self.loss(scores.float(), embedding.float(), prototypes)}
+        return {"loss": self.loss(ssl_losses.full_precision(scores), ssl_losses.full_precision(embedding), prototypes)}
 
     def after_backward(self, ctx: StepContext) -> None:
         """No prototype gradient during the first ``freeze_prototypes_iters`` iterations."""
