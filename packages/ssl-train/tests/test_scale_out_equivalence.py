@@ -16,9 +16,7 @@ parameters still moved by far more than the tolerance (so a wrong gradient scale
 that a run without SyncBatchNorm fails it.
 
 Two recipe-dependent effects turn float32 rounding into differences above the tolerances, though
-the computations are the same (both checked by running the same pairs with every tensor in
-float64, where the 2-process losses equal the 1-process ones to 1e-13, the NPID memory bank's
-to 1e-9: see packages/ssl-train/README.md, "Equivalence"):
+the computations are the same:
 
 - ties: digits' flat backgrounds give many equal activations, and a rounding difference decides
   which side of a ReLU / max-pool tie a value falls, a discrete change of the gradient (BYOL,
@@ -28,15 +26,22 @@ to 1e-9: see packages/ssl-train/README.md, "Equivalence"):
   noise their embeddings have almost no variance across the batch and the standardisation
   amplifies rounding, so they stay on digits.
 - chaos: NPID and PIRL (memory bank at momentum 0.5, NCE at temperature 0.07-0.2) and Barlow
-  Twins amplify any difference, rounding included; NPID runs at a 10x smaller learning rate
-  (where it does not), :data:`ROUNDING` gives the others' looser tolerances with the measured
-  evidence.
+  Twins amplify any difference, rounding included. NPID runs at a 10x smaller learning rate
+  (where it does not); the others (:data:`FLOAT64`) run both runs with ``train.precision=fp64``,
+  where rounding is 1e-16 instead of 1e-7, and pass the much stricter :data:`FP64_LOSS_TOL` /
+  :data:`FP64_WEIGHT_TOL` (see packages/ssl-train/README.md, "Equivalence").
+
+The 2-process runs of all selected cases of a test function run in one launch
+(``batch_worker.py``: the processes start and import torch once, not once per recipe; most of a
+case's time was that), the 1-process runs in this process, one per case for both its DDP and
+FSDP tests.
 """
 
 from __future__ import annotations
 
+import json
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -46,7 +51,8 @@ import torch
 
 from ssl_models import checkpoint as ckpt_format
 from ssl_train import consolidate_dcp, get_recipe, list_recipes, load_config, pretrain
-from ssl_train.launch import launch
+from ssl_train.launch import LaunchError, launch
+from ssl_train.runtime import precision_default_dtype
 from ssl_train.worker import worker_argv
 
 from .conftest import TINY, TINY_NOISE_FOLDER
@@ -57,20 +63,24 @@ LOSS_TOL, WEIGHT_TOL = 1e-5, 1e-4
 #: recipes whose equivalence runs on noise images (no ties; see the module docstring).
 TIE_FREE = {"byol", "swav", "jigsaw", "deepclusterv2", "npid++"}
 
-#: ``{recipe: (loss tolerance, weight tolerance, evidence)}`` where float32 rounding is amplified
-#: beyond LOSS_TOL / WEIGHT_TOL by the method itself. Evidence, measured on this 2-core CPU: the
-#: same 2-process/1-process pair with every tensor in float64 (the diagnosis patched
-#: ``Tensor.float`` to ``double``), and the float32 noise floor: the 1-process run against itself
-#: with 2 torch threads instead of 1 (another summation order, nothing else changed).
-ROUNDING: dict[str, tuple[float, float, str]] = {
-    "barlow_twins": (5e-4, WEIGHT_TOL, "float64: losses within 4.8e-14; float32 1 vs 2 threads: losses within 6e-6 "
-                     "for 19 steps, then 1.13e-4 at step 20, where the 2-process run is 1.03e-4 apart too"),
-    "npid++": (5e-5, WEIGHT_TOL, "float64: losses within 2.1e-13 (on digits); float32 1 vs 2 threads on the noise "
-               "images: 1.48e-5 (InfoNCE at temperature 0.07 of losses near 9.8)"),
-    "pirl": (0.1, 0.2, "float64: losses within 5.6e-14, memory bank within 8.6e-14; float32 1 vs 2 threads: equal to "
-             "1.2e-5 for 12 steps, then 3.8e-2 (memory bank 6.2e-2): 12 px jigsaw tiles of digits are mostly flat, "
-             "and the bank (momentum 0.5, temperature 0.07) feeds every difference back"),
-}
+#: tolerances of the cases that run in float64 (both runs): rounding is 1e-16 there and the
+#: measured differences are 8.6e-14 at most (README), so 1e-10 leaves a 1000x margin and still
+#: catches a real difference: PIRL with a memory-bank update that rounds the gathered rows to
+#: float32 in the 2-process run alone differed by 3.7e-8 (losses) and 4.1e-8 (bank), with each
+#: rank's own rows instead of the gathered ones by 2.6 and 0.91 (both tried by hand, not kept).
+FP64_LOSS_TOL, FP64_WEIGHT_TOL = 1e-10, 1e-10
+
+#: ``{recipe: evidence}``: recipes whose method amplifies float32 rounding beyond LOSS_TOL /
+#: WEIGHT_TOL, so they run with ``train.precision=fp64``. Evidence, measured on this 2-core CPU:
+#: the float32 noise floor, the 1-process run against itself with 2 torch threads instead of 1
+#: (another summation order, nothing else changed).
+FLOAT64: dict[str, str] = {
+    "barlow_twins": "float32 1 vs 2 threads: losses within 6e-6 for 19 steps, then 1.13e-4 at step 20, where the "
+                    "float32 2-process run was 1.03e-4 apart too",
+    "npid++": "float32 1 vs 2 threads on the noise images: 1.48e-5 (InfoNCE at temperature 0.07 of losses near 9.8)",
+    "pirl": "float32 1 vs 2 threads: equal to 1.2e-5 for 12 steps, then 3.8e-2 (memory bank 6.2e-2): 12 px jigsaw "
+            "tiles of digits are mostly flat, and the bank (momentum 0.5, temperature 0.07) feeds every difference back",
+}  # fmt: skip
 
 #: further overrides of one case (both runs), by case id.
 CASE_OVERRIDES: dict[str, list[str]] = {
@@ -101,7 +111,12 @@ class Case:
 
     @property
     def overrides(self) -> list[str]:
-        return CASE_OVERRIDES.get(self.id, [])
+        return CASE_OVERRIDES.get(self.id, []) + (["train.precision=fp64"] if self.recipe in FLOAT64 else [])
+
+    @property
+    def tolerances(self) -> tuple[float, float]:
+        """(losses, weights)."""
+        return (FP64_LOSS_TOL, FP64_WEIGHT_TOL) if self.recipe in FLOAT64 else (LOSS_TOL, WEIGHT_TOL)
 
 
 def _cases() -> list[Case]:
@@ -113,14 +128,15 @@ def _cases() -> list[Case]:
 
 
 def _overrides(name: str, sync_bn: bool = True, extra: Sequence[str] = ()) -> tuple[list[str], int]:
-    """The recipe's tiny config for 20 steps of global batch ``B`` (TINY's batch), small lr."""
+    """The recipe's tiny config for 20 steps of global batch ``B`` (TINY's batch), small lr, fp32
+    (``auto`` would pick bf16 on CPUs with AVX512-BF16)."""
     if name not in TINY:
         pytest.fail(f"recipe {name!r} has no TINY entry in packages/ssl-train/tests/conftest.py")
     tiny = [*TINY[name], *(["data.num_workers=0", f"data.source={TINY_NOISE_FOLDER}"] if name in TIE_FREE else [])]
     batch = int(next((o.split("=", 1)[1] for o in reversed([*tiny, *extra]) if o.startswith("data.batch_size=")), "32"))
     over = [o for o in tiny if not o.startswith("data.batch_size=")] + [
         f"data.limit={STEPS_PER_EPOCH * batch}", f"train.epochs={EPOCHS}", "optim.lr=1e-3",
-        f"train.sync_bn={str(sync_bn).lower()}", "train.threads=1", "train.checkpoint_every_steps=0",
+        f"train.sync_bn={str(sync_bn).lower()}", "train.threads=1", "train.checkpoint_every_steps=0", "train.precision=fp32",
         "train.tensorboard=false", "monitor.knn_every_epochs=0",
     ]  # fmt: skip
     return over + [o for o in extra if not o.startswith("data.batch_size=")], batch
@@ -139,7 +155,8 @@ def _run_one(name: str, out: Path, over: list[str], batch: int) -> dict:
     trainable ``params``."""
     cfg = load_config(get_recipe(name).config_class(), over + [f"data.batch_size={batch}"])
     torch.manual_seed(cfg.train.seed)
-    method = get_recipe(name).build(cfg)
+    with precision_default_dtype(cfg.train.precision):  # fp64 draws other initial weights
+        method = get_recipe(name).build(cfg)
     init = {k: v.clone() for k, v in method.state_dict().items()}
     params = {k for k, p in method.named_parameters() if p.requires_grad}
     pretrain(name, cfg, out, progress=False)
@@ -236,7 +253,7 @@ def _assert_optimizers_close(one: dict, two: dict, tol: float = WEIGHT_TOL) -> N
 
 @pytest.fixture(scope="module")
 def one_process(tmp_path_factory: pytest.TempPathFactory):
-    """``case -> {"state", "init"}`` of its 1-process run, run once for the DDP and FSDP tests."""
+    """``case -> {"state", "init", "params"}`` of its 1-process run, run once for the DDP and FSDP tests."""
     runs: dict[str, dict] = {}
 
     def get(case: Case) -> dict:
@@ -248,9 +265,84 @@ def one_process(tmp_path_factory: pytest.TempPathFactory):
     return get
 
 
+@dataclass(frozen=True)
+class Job:
+    """One 2-process run of a launch: ``id`` names its folder, ``overrides`` are complete."""
+
+    id: str
+    recipe: str
+    overrides: tuple[str, ...]
+
+
+def _job(case: Case, parallel: str) -> Job:
+    over, batch = _overrides(case.recipe, extra=case.overrides)
+    return Job(case.id, case.recipe, (*over, f"data.batch_size={batch // 2}", f"train.parallel={parallel}"))
+
+
+NO_SYNC_BN = Case("simclr-without-sync-bn", "simclr")
+
+
+def _no_sync_bn_job() -> Job:
+    over, batch = _overrides("simclr", sync_bn=False)
+    return Job(NO_SYNC_BN.id, "simclr", (*over, f"data.batch_size={batch // 2}"))
+
+
+class Launch:
+    """The 2-process runs of one launch of ``batch_worker.py`` (every job in the same 2 processes)."""
+
+    def __init__(self, jobs: Sequence[Job], root: Path) -> None:
+        self.root = root
+        spec = [{"recipe": j.recipe, "out": str(root / j.id), "overrides": list(j.overrides)} for j in jobs]
+        (root / "jobs.json").write_text(json.dumps(spec))
+        self.error = ""
+        try:
+            launch([str(Path(__file__).with_name("batch_worker.py")), str(root / "jobs.json")], nproc_per_node=2)
+        except LaunchError as exc:  # the cases it reached report their own traceback below
+            self.error = str(exc)
+
+    def state(self, job: Job) -> dict:
+        """The job's last train state; fails the test with the job's traceback if it failed."""
+        out = self.root / job.id
+        for failed in sorted(out.glob("failed-rank*.txt")):
+            pytest.fail(f"{failed.name}: {failed.read_text()}")
+        if self.error or not (out / "checkpoints" / "last.pt").is_file():
+            pytest.fail(f"{job.id} did not run: the launch failed ({self.error or 'no checkpoint'})")
+        return _state(out)
+
+
+def _selected(session: pytest.Session, test: Callable) -> list[Case]:
+    """The cases of ``test`` this session runs (after -k / -m), in order."""
+    here = Path(__file__).resolve()
+    return [item.callspec.params["case"] for item in session.items
+            if getattr(item, "originalname", None) == test.__name__ and Path(item.path).resolve() == here]  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def two_process(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory):
+    """``(parallel, job) -> last train state`` of its 2-process run. The first call launches the
+    jobs of every selected test of that strategy at once (the DDP launch also runs the
+    without-SyncBatchNorm job when that test is selected)."""
+    launches: dict[str, Launch] = {}
+
+    def get(parallel: str, job: Job) -> dict:
+        if parallel not in launches:
+            if parallel == "ddp":
+                jobs = [_job(c, "ddp") for c in _selected(request.session, test_two_processes_equal_one_process_step_by_step)]
+                if any(getattr(i, "originalname", None) == test_without_sync_batchnorm_the_runs_differ.__name__
+                       for i in request.session.items):  # fmt: skip
+                    jobs.append(_no_sync_bn_job())
+            else:
+                jobs = [_job(c, parallel) for c in _selected(request.session, test_fsdp_two_processes_equal_one_process_step_by_step)]
+            jobs += [job] if job not in jobs else []
+            launches[parallel] = Launch(jobs, tmp_path_factory.mktemp(parallel))
+        return launches[parallel].state(job)
+
+    return get
+
+
 def _check_equal(case: Case, run: dict, two: dict) -> None:
     one, init = run["state"], run["init"]
-    loss_tol, weight_tol, _ = ROUNDING.get(case.recipe, (LOSS_TOL, WEIGHT_TOL, ""))
+    loss_tol, weight_tol = case.tolerances
     assert one["step"] == two["step"] == STEPS_PER_EPOCH * EPOCHS
     assert two["world_size"] == 2 and len(two["ranks"]) == 2
     losses_one, losses_two = np.asarray(one["loss_history"]), np.asarray(two["loss_history"])
@@ -267,13 +359,12 @@ def _check_equal(case: Case, run: dict, two: dict) -> None:
     assert moved > 5 * WEIGHT_TOL, f"the parameters moved by only {moved:.3g}: the check would be blind"
 
 
-@pytest.mark.timeout(900)
+# The first test of each strategy waits for the launch of all its cases (3-9 minutes on 2 cores,
+# longer on a busy machine); a hung collective fails after the process group's 10-minute timeout.
+@pytest.mark.timeout(3600)
 @pytest.mark.parametrize("case", _recipe_params(_cases()))
-def test_two_processes_equal_one_process_step_by_step(one_process, tmp_path: Path, case: Case) -> None:
-    one = one_process(case)
-    over, batch = _overrides(case.recipe, extra=case.overrides)
-    two = _run_two(case.recipe, tmp_path / "two", over, batch)
-    _check_equal(case, one, two)
+def test_two_processes_equal_one_process_step_by_step(one_process, two_process, case: Case) -> None:
+    _check_equal(case, one_process(case), two_process("ddp", _job(case, "ddp")))
 
 
 #: SimCLR and DINO under FSDP are tested in test_scale_out_fsdp.py (with the optimizer's state).
@@ -281,19 +372,18 @@ FSDP_CASES = [c for c in _cases() if c.recipe not in ("simclr", "dino") and c.id
 
 
 @pytest.mark.slow
-@pytest.mark.timeout(900)
+@pytest.mark.timeout(3600)
 @pytest.mark.parametrize("case", _recipe_params(FSDP_CASES))
-def test_fsdp_two_processes_equal_one_process_step_by_step(one_process, tmp_path: Path, case: Case) -> None:
+def test_fsdp_two_processes_equal_one_process_step_by_step(one_process, two_process, case: Case) -> None:
     """FSDP2: the online model sharded across the 2 processes (teachers, queues, banks, centers
     are not sharded); read back through ``consolidate_dcp``."""
-    one = one_process(case)
-    over, batch = _overrides(case.recipe, extra=case.overrides)
-    two = _run_two(case.recipe, tmp_path / "two", over, batch, ["train.parallel=fsdp"])
-    _check_equal(case, one, two)
+    _check_equal(case, one_process(case), two_process("fsdp", _job(case, "fsdp")))
 
 
-def test_without_sync_batchnorm_the_runs_differ(tmp_path: Path) -> None:
-    """The comparison can fail: per-rank BatchNorm statistics change the loss at the first step."""
-    one, two, _ = _run_pair("simclr", tmp_path, sync_bn=False)
+@pytest.mark.timeout(3600)
+def test_without_sync_batchnorm_the_runs_differ(one_process, two_process) -> None:
+    """The comparison can fail: per-rank BatchNorm statistics change the loss at the first step.
+    (The 1-process reference is SimCLR's: with one process ``train.sync_bn`` changes nothing.)"""
+    one, two = one_process(Case("simclr", "simclr"))["state"], two_process("ddp", _no_sync_bn_job())
     assert abs(one["loss_history"][0] - two["loss_history"][0]) > 100 * LOSS_TOL
     assert _max_weight_difference(one["method"], two["method"])[0] > WEIGHT_TOL
