@@ -279,12 +279,9 @@ def _job(case: Case, parallel: str) -> Job:
     return Job(case.id, case.recipe, (*over, f"data.batch_size={batch // 2}", f"train.parallel={parallel}"))
 
 
-NO_SYNC_BN = Case("simclr-without-sync-bn", "simclr")
-
-
 def _no_sync_bn_job() -> Job:
     over, batch = _overrides("simclr", sync_bn=False)
-    return Job(NO_SYNC_BN.id, "simclr", (*over, f"data.batch_size={batch // 2}"))
+    return Job("simclr-without-sync-bn", "simclr", (*over, f"data.batch_size={batch // 2}"))
 
 
 class Launch:
@@ -310,10 +307,10 @@ class Launch:
         return _state(out)
 
 
-def _selected(session: pytest.Session, test: Callable) -> list[Case]:
-    """The cases of ``test`` this session runs (after -k / -m), in order."""
+def _selected(session: pytest.Session, test: Callable) -> list[pytest.Item]:
+    """The items of ``test`` (one per case) this session runs (after -k / -m), in order."""
     here = Path(__file__).resolve()
-    return [item.callspec.params["case"] for item in session.items
+    return [item for item in session.items
             if getattr(item, "originalname", None) == test.__name__ and Path(item.path).resolve() == here]  # fmt: skip
 
 
@@ -326,13 +323,10 @@ def two_process(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPat
 
     def get(parallel: str, job: Job) -> dict:
         if parallel not in launches:
-            if parallel == "ddp":
-                jobs = [_job(c, "ddp") for c in _selected(request.session, test_two_processes_equal_one_process_step_by_step)]
-                if any(getattr(i, "originalname", None) == test_without_sync_batchnorm_the_runs_differ.__name__
-                       for i in request.session.items):  # fmt: skip
-                    jobs.append(_no_sync_bn_job())
-            else:
-                jobs = [_job(c, parallel) for c in _selected(request.session, test_fsdp_two_processes_equal_one_process_step_by_step)]
+            test = test_two_processes_equal_one_process_step_by_step if parallel == "ddp" else test_fsdp_two_processes_equal_one_process_step_by_step
+            jobs = [_job(item.callspec.params["case"], parallel) for item in _selected(request.session, test)]
+            if parallel == "ddp" and _selected(request.session, test_without_sync_batchnorm_the_runs_differ):
+                jobs.append(_no_sync_bn_job())
             jobs += [job] if job not in jobs else []
             launches[parallel] = Launch(jobs, tmp_path_factory.mktemp(parallel))
         return launches[parallel].state(job)
