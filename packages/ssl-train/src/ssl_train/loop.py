@@ -222,10 +222,14 @@ def _run(spec: Recipe, cfg: Any, out: Path, resume: bool | str, progress: bool, 
     if cfg.train.activation_checkpointing:
         method.model.trunk.set_activation_checkpointing(True)
     method.to(device)
-    if cfg.train.channels_last:
+    sharded = cfg.train.parallel == "fsdp" and info.distributed
+    if cfg.train.channels_last and sharded:  # DINO's default: a note, not a failure
+        if info.is_main:
+            print("ssl: train.channels_last is off under train.parallel=fsdp (FSDP2 shards contiguous parameters only)",
+                  file=sys.stderr, flush=True)  # fmt: skip
+    elif cfg.train.channels_last:
         method.to(memory_format=torch.channels_last)
     _check_crops(method, device)
-    sharded = cfg.train.parallel == "fsdp" and info.distributed
     if sharded:  # FSDP2 replaces the parameters by DTensors: shard before the optimizer takes them
         wrap_model(method.model, "fsdp", info, device)
     plan = method.views()
