@@ -39,9 +39,9 @@ from fashion_mnist_knn import provenance  # noqa: E402
 import ssl_train  # noqa: E402
 from ssl_evaluation.suites.batchnorm import reestimate_batchnorm  # noqa: E402
 from ssl_evaluation.suites.benchmark_data import feature_batches  # noqa: E402
+from ssl_evaluation.suites.checkpoint_trunk import random_init_trunk  # noqa: E402
 from ssl_evaluation.suites.probes import open_probe_data, probe_trunk  # noqa: E402
 from ssl_evaluation.suites.protocols import ProbeSuite  # noqa: E402
-from ssl_models import build_trunk  # noqa: E402
 from ssl_models import checkpoint as ckpt_format  # noqa: E402
 from ssl_models.atomic_files import atomic_write_text  # noqa: E402
 from ssl_train.hooks import Hook  # noqa: E402
@@ -99,7 +99,7 @@ def run_recipe(name: str, minutes: float, out: Path, work: Path, extra: list[str
     pretrained = probe_trunk(result.trunk, train, test, SUITE, ("knn", "linear"))
     key = json.dumps([cfg.data.source, size, cfg.train.seed, entry["name"], entry["kwargs"]], sort_keys=True, default=str)
     if key not in _RANDOM_INIT:  # same data, size, seed and architecture: measured once
-        _RANDOM_INIT[key] = random_init_probes(entry, cfg.train.seed, train, test)
+        _RANDOM_INIT[key] = random_init_probes(random_init_trunk(result.checkpoint, cfg.train.seed), train, test)
     baseline = _RANDOM_INIT[key]
     best = max(baseline["initial_bn"]["knn"]["top1"], baseline["reestimated"]["knn"]["top1"])
     return {
@@ -114,11 +114,9 @@ def run_recipe(name: str, minutes: float, out: Path, work: Path, extra: list[str
     }  # fmt: skip
 
 
-def random_init_probes(entry: dict[str, Any], seed: int, train: Any, test: Any) -> dict[str, Any]:
-    """kNN of the untrained architecture with its initial BatchNorm statistics, then kNN and
-    linear probe with them re-estimated on ``SUITE.bn_batches`` shuffled train batches."""
-    torch.manual_seed(seed)
-    trunk = build_trunk(entry["name"], **entry["kwargs"])
+def random_init_probes(trunk: torch.nn.Module, train: Any, test: Any) -> dict[str, Any]:
+    """kNN of the untrained ``trunk`` with its initial BatchNorm statistics, then kNN and linear
+    probe with them re-estimated on ``SUITE.bn_batches`` shuffled train batches."""
     initial = probe_trunk(trunk, train, test, SUITE, ("knn",))
     reestimate_batchnorm(trunk, feature_batches(train, SUITE.extraction.batch_size, shuffle_seed=0), SUITE.bn_batches)
     return {"initial_bn": initial, "reestimated": probe_trunk(trunk, train, test, SUITE, ("knn", "linear"))}
