@@ -31,17 +31,15 @@ import time
 from pathlib import Path
 from typing import Any
 
-import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from fashion_mnist_knn import provenance  # noqa: E402
 
 import ssl_train  # noqa: E402
-from ssl_evaluation.suites.batchnorm import reestimate_batchnorm  # noqa: E402
-from ssl_evaluation.suites.benchmark_data import feature_batches  # noqa: E402
 from ssl_evaluation.suites.checkpoint_trunk import random_init_trunk  # noqa: E402
 from ssl_evaluation.suites.probes import open_probe_data, probe_trunk  # noqa: E402
 from ssl_evaluation.suites.protocols import ProbeSuite  # noqa: E402
+from ssl_evaluation.suites.random_init_probes import random_init_probes  # noqa: E402
 from ssl_models import checkpoint as ckpt_format  # noqa: E402
 from ssl_models.atomic_files import atomic_write_text  # noqa: E402
 from ssl_train.hooks import Hook  # noqa: E402
@@ -99,7 +97,7 @@ def run_recipe(name: str, minutes: float, out: Path, work: Path, extra: list[str
     pretrained = probe_trunk(result.trunk, train, test, SUITE, ("knn", "linear"))
     key = json.dumps([cfg.data.source, size, cfg.train.seed, entry["name"], entry["kwargs"]], sort_keys=True, default=str)
     if key not in _RANDOM_INIT:  # same data, size, seed and architecture: measured once
-        _RANDOM_INIT[key] = random_init_probes(random_init_trunk(result.checkpoint, cfg.train.seed), train, test)
+        _RANDOM_INIT[key] = random_init_probes(random_init_trunk(result.checkpoint, cfg.train.seed), train, test, SUITE)
     baseline = _RANDOM_INIT[key]
     best = max(baseline["initial_bn"]["knn"]["top1"], baseline["reestimated"]["knn"]["top1"])
     return {
@@ -112,14 +110,6 @@ def run_recipe(name: str, minutes: float, out: Path, work: Path, extra: list[str
         "random_init_linear_top1": baseline["reestimated"]["linear"]["top1"],
         "eval_minutes": round((time.perf_counter() - began) / 60, 2),
     }  # fmt: skip
-
-
-def random_init_probes(trunk: torch.nn.Module, train: Any, test: Any) -> dict[str, Any]:
-    """kNN of the untrained ``trunk`` with its initial BatchNorm statistics, then kNN and linear
-    probe with them re-estimated on ``SUITE.bn_batches`` shuffled train batches."""
-    initial = probe_trunk(trunk, train, test, SUITE, ("knn",))
-    reestimate_batchnorm(trunk, feature_batches(train, SUITE.extraction.batch_size, shuffle_seed=0), SUITE.bn_batches)
-    return {"initial_bn": initial, "reestimated": probe_trunk(trunk, train, test, SUITE, ("knn", "linear"))}
 
 
 def markdown(rows: list[dict[str, Any]], meta: dict[str, Any], smoke: bool) -> str:

@@ -3,6 +3,7 @@ checked against features computed image by image and a NumPy kNN written from th
 
 from __future__ import annotations
 
+import copy
 import json
 from pathlib import Path
 
@@ -13,7 +14,15 @@ from torch import nn
 
 import ssl_data
 import ssl_models
-from ssl_evaluation.suites import ProbeSuite, benchmark_pretrained, load_protocol, reestimate_batchnorm, run_probes
+from ssl_evaluation.suites import (
+    ProbeSuite,
+    benchmark_pretrained,
+    load_protocol,
+    random_init_probes,
+    reestimate_batchnorm,
+    run_probes,
+)
+from ssl_evaluation.suites.probes import open_probe_data
 from ssl_models import checkpoint as ckpt
 
 MEAN = np.array([0.485, 0.456, 0.406], dtype=np.float32).reshape(3, 1, 1)
@@ -94,3 +103,30 @@ def test_benchmark_pretrained_writes_results_and_report(tmp_path: Path) -> None:
     assert "2 batches" in on_disk["protocol"]["random_init"]
     assert on_disk["data"]["train_images"] == 300
     assert (tmp_path / "run" / "report.md").is_file()
+
+
+def test_random_init_probes_measure_initial_then_reestimated_statistics() -> None:
+    suite = load_protocol(ProbeSuite(), ["knn.k=20", "extraction.image_size=8", "extraction.batch_size=100", "bn_batches=2"])
+    train, test = open_probe_data("digits", 8, suite)
+    trunk = _trunk()
+    untouched = copy.deepcopy(trunk)
+    result = random_init_probes(trunk, train, test, suite, ("knn",))
+    assert set(result) == {"initial_bn", "reestimated", "bn_batches"} and result["bn_batches"] == 2
+    train_images, train_y = ssl_data.load_digits("train")
+    test_images, test_y = ssl_data.load_digits("test")
+
+    def features(model: nn.Module, images: torch.Tensor) -> np.ndarray:  # all images in one forward pass
+        x = (np.repeat(images.numpy()[:, None], 3, axis=1).astype(np.float32) / 255.0 - MEAN) / STD
+        with torch.no_grad():
+            return model.eval()(torch.from_numpy(x.astype(np.float32))).numpy()
+
+    def reference(model: nn.Module) -> float:
+        return _numpy_knn_top1(features(model, train_images), train_y.numpy(), features(model, test_images),
+                               test_y.numpy(), k=20, t=0.1)  # fmt: skip
+
+    # first the trunk as given (running mean 0 / variance 1), then with statistics of 2 batches of 100 images
+    assert result["initial_bn"]["knn"]["top1"] == pytest.approx(reference(untouched), abs=100 / 360 + 1e-6)
+    bn = next(m for m in trunk.modules() if isinstance(m, nn.BatchNorm2d))
+    assert not torch.allclose(bn.running_var, torch.ones_like(bn.running_var))
+    assert result["reestimated"]["knn"]["top1"] == pytest.approx(reference(trunk), abs=100 / 360 + 1e-6)
+    assert result["reestimated"]["knn"]["top1"] != result["initial_bn"]["knn"]["top1"]

@@ -49,6 +49,7 @@ from ssl_evaluation.suites.protocol_loader import (
     protocol_yaml,
     split_overrides,
 )
+from ssl_evaluation.suites.random_init_probes import random_init_probes
 from ssl_evaluation.suites.protocols import (
     ClusteringProtocol,
     ExtractionProtocol,
@@ -87,7 +88,7 @@ __all__ = [
     "RobustnessProtocol", "SegmentationProtocol", "SemiSupervisedProtocol", "SuiteRun", "SvmProtocol", "TransferHeadProtocol",
     "VirbGridProtocol", "VirbImageProtocol", "benchmark_pretrained", "check_detectron2_trunk", "checkpoint_trunk",
     "download_data", "export_features", "feature_batches", "headline_metrics", "load_protocol", "load_suite", "open_split", "probe_trunk",
-    "prepare_detectron2_weights", "protocol_dict", "protocol_yaml", "random_init_trunk", "reestimate_batchnorm", "resolve_image_size", "run_depth", "run_detection",
+    "prepare_detectron2_weights", "protocol_dict", "protocol_yaml", "random_init_probes", "random_init_trunk", "reestimate_batchnorm", "resolve_image_size", "run_depth", "run_detection",
     "run_detectron2_suite", "run_finetune", "run_low_shot", "run_low_shot_transfer", "run_multi_layer_linear",
     "run_probes", "run_retrieval", "run_robustness", "run_segmentation", "run_semi_supervised", "run_suite",
     "run_svm", "run_transfer_head", "run_virb_grid", "run_virb_image", "split_overrides", "suite_result", "write_suite_outputs",

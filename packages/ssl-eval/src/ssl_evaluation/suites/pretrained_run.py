@@ -14,12 +14,11 @@ from typing import Any
 import torch
 from torch import nn
 
-from ssl_evaluation.suites.batchnorm import reestimate_batchnorm
-from ssl_evaluation.suites.benchmark_data import feature_batches
 from ssl_evaluation.suites.pixel_baselines import pixel_knn_baselines
 from ssl_evaluation.suites.probes import data_record, open_probe_data, probe_protocol, probe_trunk
 from ssl_evaluation.progress import ProgressFn
 from ssl_evaluation.suites.protocols import ProbeSuite
+from ssl_evaluation.suites.random_init_probes import random_init_probes
 from ssl_evaluation.suites.report_data import (
     ViewPlanLike,
     augmented_views,
@@ -92,20 +91,18 @@ def benchmark_pretrained(
     }
     protocol = probe_protocol(suite, _RUN_PROBES)
     if suite.random_init_baseline and random_trunk is not None:
-        baseline = random_trunk()
         # a random trunk's kNN depends strongly on its BatchNorm statistics (ResNet-18 w0.25 on
         # Fashion-MNIST: 71.43 % with the initial ones, 60.21 % re-estimated): measure both, and
         # the verdict compares with the better one
-        results["random_init_initial_bn"] = probe_trunk(baseline, train, test, suite, ("knn",), progress, autocast_dtype)
+        baseline = random_init_probes(random_trunk(), train, test, suite, _RUN_PROBES, progress, autocast_dtype)
+        results["random_init_initial_bn"] = baseline["initial_bn"]
         protocol["random_init_initial_bn"] = (
             "same architecture and seed, untrained weights, the initial BatchNorm statistics (mean 0, variance 1)"
         )
-        batches = feature_batches(train, suite.extraction.batch_size, shuffle_seed=0)
-        used = reestimate_batchnorm(baseline, batches, suite.bn_batches, progress)
-        results["random_init"] = probe_trunk(baseline, train, test, suite, _RUN_PROBES, progress, autocast_dtype)
+        results["random_init"] = baseline["reestimated"]
         protocol["random_init"] = (
             "same architecture and seed, untrained weights, BatchNorm statistics re-estimated on "
-            f"{used} batches of {suite.extraction.batch_size} shuffled train images"
+            f"{baseline['bn_batches']} batches of {suite.extraction.batch_size} shuffled train images"
         )
     results["pixel_baselines"] = pixel_knn_baselines(data, image_size, suite, progress)
     protocol["pixel_baselines"] = (
