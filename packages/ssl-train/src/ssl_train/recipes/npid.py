@@ -26,18 +26,22 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import torch
-from torch import Tensor
+import torch.nn.functional as F
+from torch import Tensor, nn
 
 import ssl_data
 import ssl_losses
 import ssl_models
 from ssl_train.config import ConfigError, DataConfig, MonitorConfig, OptimConfig, ScheduleConfig, TrainConfig
-from ssl_train.recipes.base import Batch, Method, Recipe, StepContext
+from ssl_train.recipes.base import Batch, EpochContext, Method, Recipe, StepContext
 from ssl_train.recipes.train_set_size import train_set_size
 from ssl_train.recipes.trunk_options import build_recipe_trunk
 from ssl_train.views import CropSpec, ViewPlan
 
-__all__ = ["NPID", "NPIDConfig", "NPIDMethod", "NPIDPP", "NPIDPlusPlusConfig", "draw_negatives"]
+__all__ = ["MEMORY_INITS", "NPID", "NPIDConfig", "NPIDMethod", "NPIDPP", "NPIDPlusPlusConfig", "draw_negatives", "fill_memory"]
+
+#: values of ``loss.memory_init``
+MEMORY_INITS = ("random", "features")
 
 
 @dataclass
@@ -74,6 +78,9 @@ class NPIDLossConfig:
     """Memory-bank momentum."""
     norm_constant: float = -1.0
     """NCE's Z; negative estimates it at the first step."""
+    memory_init: str = "random"
+    """``random`` (NPID / VISSL: random unit rows) or ``features``: before the first step, every
+    row is replaced by its image's embedding by the initial network (one pass over the data)."""
 
 
 @dataclass
@@ -105,6 +112,16 @@ def draw_negatives(ctx: StepContext, indices: Tensor, view: int, count: int, num
     return torch.floor(u * num_samples).clamp(max=num_samples - 1).to(torch.int64).to(indices.device)
 
 
+def fill_memory(loss: ssl_losses.NCEMemoryLoss, embed: nn.Module, ctx: EpochContext) -> None:
+    """Replace every row of ``loss.memory`` ``[N, D]`` by the L2-normalised embedding ``[D]`` of its
+    image by ``embed`` (``images [B, 3, S, S] -> [B, D]``), one pass over the training set
+    (``ctx.features``: eval mode, no augmentation, gathered from every rank, so every rank writes
+    the same bank)."""
+    feats, idx = ctx.features(embed)
+    memory = loss.memory
+    loss.memory.index_copy_(0, idx.to(memory.device), F.normalize(feats.to(memory.device, memory.dtype), dim=1))
+
+
 class NPIDMethod(Method):
     """Online model = trunk + linear projection; the memory bank lives in the loss."""
 
@@ -117,6 +134,9 @@ class NPIDMethod(Method):
         self.plan = ViewPlan((CropSpec(cfg.data.image_size, 1, (v.crop_scale_min, v.crop_scale_max), v.jitter_strength,
                                        v.p_jitter, v.p_gray, v.p_flip),))  # fmt: skip
         self.num_train_samples = train_set_size(cfg.data, cfg.train.seed)
+        if lc.memory_init not in MEMORY_INITS:
+            raise ConfigError(f"loss.memory_init must be one of {', '.join(MEMORY_INITS)}, got {lc.memory_init!r}")
+        self.memory_init = lc.memory_init
         try:
             self.loss = ssl_losses.NCEMemoryLoss(
                 self.num_train_samples, embedding_dim=m.projection_dim, num_negatives=lc.num_negatives,
@@ -128,6 +148,12 @@ class NPIDMethod(Method):
 
     def views(self) -> ViewPlan:
         return self.plan
+
+    def on_epoch_start(self, ctx: EpochContext) -> None:
+        """Before the first step (epoch 0; a resumed run is past it), with ``loss.memory_init=features``:
+        the bank holds the initial network's embeddings instead of random rows."""
+        if ctx.epoch == 0 and self.memory_init == "features":
+            fill_memory(self.loss, nn.Sequential(self.model.trunk, *self.model.heads[0]), ctx)
 
     def step(self, batch: Batch, ctx: StepContext) -> dict[str, Tensor]:
         """Embed the crop, score it against the bank (positive = its own row), update the bank."""

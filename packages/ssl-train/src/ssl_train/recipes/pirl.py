@@ -25,14 +25,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import torch
-from torch import Tensor
+from torch import Tensor, nn
 
 import ssl_data
 import ssl_losses
 import ssl_models
 from ssl_train.config import ConfigError, DataConfig, MonitorConfig, OptimConfig, ScheduleConfig, TrainConfig
-from ssl_train.recipes.base import Batch, Method, Recipe, StepContext
-from ssl_train.recipes.npid import draw_negatives
+from ssl_train.recipes.base import Batch, EpochContext, Method, Recipe, StepContext
+from ssl_train.recipes.npid import MEMORY_INITS, draw_negatives, fill_memory
 from ssl_train.recipes.patch_grid import cut_grid_patches, permutation_from_uniforms
 from ssl_train.recipes.train_set_size import train_set_size
 from ssl_train.recipes.trunk_options import build_recipe_trunk
@@ -76,6 +76,9 @@ class PIRLLossConfig:
     loss_type: str = "cross_entropy"
     patch_weight: float = 0.5
     image_weight: float = 0.5
+    memory_init: str = "random"
+    """``random`` (PIRL / VISSL: random unit rows) or ``features``: before the first step, every
+    row is replaced by its image's embedding by the initial network (one pass over the data)."""
 
 
 @dataclass
@@ -111,6 +114,9 @@ class PIRLMethod(Method):
         ))  # fmt: skip
         self.jitter = v.patch_jitter
         self.num_train_samples = train_set_size(cfg.data, cfg.train.seed)
+        if lc.memory_init not in MEMORY_INITS:
+            raise ConfigError(f"loss.memory_init must be one of {', '.join(MEMORY_INITS)}, got {lc.memory_init!r}")
+        self.memory_init = lc.memory_init
         try:
             self.loss = ssl_losses.NCEMemoryLoss(
                 self.num_train_samples, embedding_dim=d, num_negatives=lc.num_negatives, temperature=lc.temperature,
@@ -123,6 +129,12 @@ class PIRLMethod(Method):
 
     def views(self) -> ViewPlan:
         return self.plan
+
+    def on_epoch_start(self, ctx: EpochContext) -> None:
+        """Before the first step (epoch 0; a resumed run is past it), with ``loss.memory_init=features``:
+        the bank holds the initial network's image embeddings instead of random rows."""
+        if ctx.epoch == 0 and self.memory_init == "features":
+            fill_memory(self.loss, nn.Sequential(self.model.trunk, *self.model.heads[1]), ctx)
 
     def step(self, batch: Batch, ctx: StepContext) -> dict[str, Tensor]:
         """Cut and shuffle the tiles, embed tiles and image, score both against the image's row."""
