@@ -98,7 +98,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--queries", type=int, default=5000, help="other training images classified")
     parser.add_argument("--note", default="", help="why this trial (kept in the JSON)")
     parser.add_argument("overrides", nargs="*", help="key=value overrides of the recipe's config")
-    args = parser.parse_args(argv)
+    args = parser.parse_intermixed_args(argv)
     if args.recipe not in ssl_train.list_recipes():
         print(f"recipe_validation: error: unknown recipe {args.recipe!r}; known: {', '.join(ssl_train.list_recipes())}", file=sys.stderr)
         return 2
