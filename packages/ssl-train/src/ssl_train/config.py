@@ -156,7 +156,13 @@ class TrainConfig:
     """torch intra-op threads (0: torch's default, or the host's cores divided among its ranks; a
     resumed run keeps the count it started with)."""
     tensorboard: bool = True
-    channels_last: bool = False
+    channels_last: bool | str = False
+    """Train in the channels-last memory format: ``true``, ``false`` or ``auto`` (time a few
+    forward + backward passes of the trunk in both formats at start-up and keep the faster; the
+    choice, ``true`` or ``false``, is what the run's saved config records, so a resume keeps it)."""
+    overlap_augmentation: bool = True
+    """In-memory data: compute the next batch's views on a side thread while the current step
+    runs. The views are the same bits either way (so it is resume-safe); only the speed differs."""
     compile: bool = False
     """``torch.compile`` the online model."""
     sync_bn: bool = False
@@ -193,6 +199,7 @@ RESUME_SAFE_KEYS: tuple[str, ...] = (
     "train.threads",
     "train.device",
     "train.compile",
+    "train.overlap_augmentation",
     "data.num_workers",
     "monitor.",
 )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import math
 import signal
 import sys
@@ -15,16 +16,21 @@ from torch import nn
 
 import ssl_models
 from ssl_models.atomic_files import atomic_write_text
+from ssl_train.batch_stream import BatchStream
 from ssl_train.checkpointing import FINAL_NAME, LAST_NAME, check_resume_config, load_train_checkpoint, read_checkpoint, save_train_checkpoint
 from ssl_train.config import ConfigError, config_to_dict, config_to_yaml
 from ssl_train.distributed import DistInfo, all_gather_objects, init_distributed, mean_over_ranks, shutdown_distributed, wrap_model
 from ssl_train.hooks import Hook, KNNMonitorHook, ProgressHook, RunInfo, TensorboardHook
 from ssl_train.lr_schedule import auto_scale_factor, build_lr_schedule
+from ssl_train.memory_format import time_memory_formats
 from ssl_train.optim import build_optimizer
 from ssl_train.recipes import get_recipe
 from ssl_train.recipes.base import EpochContext, Method, Recipe, StepContext
 from ssl_train.run_lock import RunLock
-from ssl_train.runtime import autocast_factory, precision_default_dtype, resolve_device, resolve_precision, resolve_threads
+from ssl_train.runtime import (
+    RuntimeChoices, autocast_factory, precision_default_dtype, precision_reason, resolve_channels_last, resolve_device,
+    resolve_precision, resolve_threads, threads_reason,
+)  # fmt: skip
 from ssl_train.sharded_checkpoint import DCP_SUFFIX, load_sharded, save_sharded, unshard_into
 from ssl_train.schedules import Constant, Schedule, value_at_step
 from ssl_train.state import TrainState
@@ -89,6 +95,7 @@ def _check_config(cfg: Any) -> None:
             raise ConfigError(f"train.{key} must be >= 0, got {getattr(cfg.train, key)}")
     if cfg.optim.clip_grad_norm < 0 or cfg.optim.clip_grad_value < 0:
         raise ConfigError("optim.clip_grad_norm and optim.clip_grad_value must be >= 0")
+    resolve_channels_last(cfg.train.channels_last)
 
 
 def _check_crops(method: Method, device: torch.device) -> None:
@@ -210,7 +217,8 @@ def _run(spec: Recipe, cfg: Any, out: Path, resume: bool | str, progress: bool, 
     autocast = autocast_factory(device, precision)
     threads = resolve_threads(cfg.train.threads, info.local_world_size)
     torch.set_num_threads(threads)
-    config_dict = config_to_dict(cfg)
+    last = out / "checkpoints" / LAST_NAME
+    payload = read_checkpoint(last, spec.name) if resume else None
 
     torch.manual_seed(cfg.train.seed)
     method = spec.build(cfg)
@@ -223,21 +231,22 @@ def _run(spec: Recipe, cfg: Any, out: Path, resume: bool | str, progress: bool, 
         method.model.trunk.set_activation_checkpointing(True)
     method.to(device)
     sharded = cfg.train.parallel == "fsdp" and info.distributed
-    if cfg.train.channels_last and sharded:  # DINO's default: a note, not a failure
-        if info.is_main:
-            print("ssl: train.channels_last is off under train.parallel=fsdp (FSDP2 shards contiguous parameters only)",
-                  file=sys.stderr, flush=True)  # fmt: skip
-    elif cfg.train.channels_last:
-        method.to(memory_format=torch.channels_last)
     _check_crops(method, device)
-    if sharded:  # FSDP2 replaces the parameters by DTensors: shard before the optimizer takes them
-        wrap_model(method.model, "fsdp", info, device)
     plan = method.views()
     data = build_training_data(
         cfg.data.source, plan, image_size=cfg.data.image_size, batch_size=cfg.data.batch_size, seed=cfg.train.seed,
         limit=cfg.data.limit, num_workers=cfg.data.num_workers, invalid_max_fraction=cfg.data.invalid_max_fraction,
         rank=info.rank, world_size=info.world_size, dtype=dtype,
     )  # fmt: skip
+    channels_last, channels_last_how = _choose_channels_last(cfg, payload, method, data, info, device, autocast, sharded)
+    if channels_last:
+        method.to(memory_format=torch.channels_last)
+    if resolve_channels_last(cfg.train.channels_last) is None:
+        cfg = copy.deepcopy(cfg)  # the saved config records the choice: a resume computes the same way
+        cfg.train.channels_last = channels_last
+    config_dict = config_to_dict(cfg)
+    if sharded:  # FSDP2 replaces the parameters by DTensors: shard before the optimizer takes them
+        wrap_model(method.model, "fsdp", info, device)
     steps_per_epoch = len(data.loader)
     total_steps = cfg.train.max_steps if cfg.train.max_steps > 0 else cfg.train.epochs * steps_per_epoch
     if data.fell_back and cfg.train.max_steps == 0 and total_steps < FALLBACK_MIN_STEPS:
@@ -267,7 +276,8 @@ def _run(spec: Recipe, cfg: Any, out: Path, resume: bool | str, progress: bool, 
     if cfg.train.zero:
         optimizer = zero_redundancy(optimizer, info, cfg.train.parallel)
     scaler = torch.amp.GradScaler(device.type) if precision == "fp16" else None
-    state = TrainState(method, optimizer, data.loader, scaler, world_size=info.world_size, threads=threads, sharded=sharded)
+    stream = BatchStream(data, device, overlap=cfg.train.overlap_augmentation)
+    state = TrainState(method, optimizer, stream, scaler, world_size=info.world_size, threads=threads, sharded=sharded)
 
     lock = RunLock(out) if info.is_main else None
     if lock is not None:
@@ -277,31 +287,60 @@ def _run(spec: Recipe, cfg: Any, out: Path, resume: bool | str, progress: bool, 
         for stale in (out / "checkpoints").glob(".*.tmp"):
             stale.unlink(missing_ok=True)
     try:
-        if resume:
-            payload = read_checkpoint(out / "checkpoints" / LAST_NAME, spec.name)
-            check_resume_config(payload, config_dict, out / "checkpoints" / LAST_NAME)
+        threads_how = threads_reason(cfg.train.threads, info.local_world_size)
+        if payload is not None:
+            check_resume_config(payload, config_dict, last)
             load_train_checkpoint(payload, state, rank=info.rank)
-            del payload
+            payload = None
             if sharded:
                 folder = out / "checkpoints" / (Path(LAST_NAME).stem + DCP_SUFFIX)
                 load_sharded(method.model, optimizer, folder, state.step)
             if cfg.train.threads == 0 and state.threads > 0:  # the count the run started with: same numerics
                 torch.set_num_threads(state.threads)
+                threads_how = "the count the run started with"
             state.threads = torch.get_num_threads()
         if info.is_main:
             atomic_write_text(out / "config.yaml", config_to_yaml(cfg))
-        return _train(spec, cfg, out, progress, hooks, info, device, precision, autocast, method, data, state,
+        choices = RuntimeChoices(precision, precision_reason(cfg.train.precision, precision, device), torch.get_num_threads(),
+                                 threads_how, channels_last, channels_last_how)  # fmt: skip
+        return _train(spec, cfg, out, progress, hooks, info, device, choices, autocast, method, data, stream, state,
                       schedules, peak_lr, per_epoch, steps_per_epoch, total_steps, epochs, global_batch, config_dict)  # fmt: skip
     finally:
         if lock is not None:
             lock.release()
 
 
+def _choose_channels_last(
+    cfg: Any, payload: dict[str, Any] | None, method: Method, data: TrainingData, info: DistInfo, device: torch.device,
+    autocast: Any, sharded: bool,
+) -> tuple[bool, str]:  # fmt: skip
+    """``train.channels_last`` resolved, and how: as set, the checkpoint's choice (a resumed
+    ``auto`` run), or measured (every rank times, the summed times decide, so all ranks agree)."""
+    wanted = resolve_channels_last(cfg.train.channels_last)
+    if sharded:
+        if wanted and info.is_main:  # DINO's default: a note, not a failure
+            print("ssl: train.channels_last is off under train.parallel=fsdp (FSDP2 shards contiguous parameters only)",
+                  file=sys.stderr, flush=True)  # fmt: skip
+        return False, "off under train.parallel=fsdp"
+    if wanted is not None:
+        return wanted, "set"
+    saved = (((payload or {}).get("recipe") or {}).get("config") or {}).get("train", {}).get("channels_last")
+    if isinstance(saved, bool):
+        return saved, "auto: the choice the run started with"
+    crops = [c.to(device) for c in data.example_crops(info.rank, info.world_size, cfg.data.batch_size)]
+    timing = time_memory_formats(method.model.trunk, crops, autocast, device)
+    timings = all_gather_objects((timing.contiguous, timing.channels_last), info)
+    contiguous, channels_last = sum(t[0] for t in timings), sum(t[1] for t in timings)
+    return channels_last < contiguous, f"auto: {timing.describe()} per forward+backward"
+
+
 def _train(
     spec: Recipe, cfg: Any, out: Path, progress: bool, hooks: Sequence[Hook], info: DistInfo, device: torch.device,
-    precision: str, autocast: Any, method: Method, data: TrainingData, state: TrainState, schedules: dict[str, Schedule],
-    peak_lr: float, per_epoch: int, steps_per_epoch: int, total_steps: int, epochs: int, global_batch: int, config_dict: dict[str, Any],
+    choices: RuntimeChoices, autocast: Any, method: Method, data: TrainingData, stream: BatchStream, state: TrainState,
+    schedules: dict[str, Schedule], peak_lr: float, per_epoch: int, steps_per_epoch: int, total_steps: int, epochs: int,
+    global_batch: int, config_dict: dict[str, Any],
 ) -> PretrainResult:  # fmt: skip
+    precision = choices.precision
     optimizer, scaler = state.optimizer, state.scaler
     model: nn.Module = method.model
     model = wrap_model(model, cfg.train.parallel, info, device)
@@ -309,7 +348,7 @@ def _train(
         model = torch.compile(model)  # type: ignore[assignment]
 
     run = RunInfo(state, spec.name, config_dict, out, steps_per_epoch, total_steps, epochs, global_batch,
-                  data.description, precision, f"{device} ({torch.get_num_threads()} threads)")  # fmt: skip
+                  data.description, choices.precision_text(), choices.compute_text(device))  # fmt: skip
     all_hooks: list[Hook] = []
     if info.is_main:
         if cfg.monitor.knn_every_epochs > 0:
@@ -339,17 +378,16 @@ def _train(
     features = _features_for(data, info, device, 512)
     method.train()
     try:
-        with _StopSignal() as stop:
+        with _StopSignal() as stop, stream:
             while state.step < total_steps:
-                if state.batch_in_epoch == 0:
-                    data.loader.set_epoch(state.epoch)
+                starts = state.batch_in_epoch == 0
+                if starts:
                     method.on_epoch_start(EpochContext(state.epoch, device, features, info.rank, info.world_size))
-                for raw in data.loader:
+                for batch in stream.epoch(state.epoch, starts, next_epoch=state.epoch + 1 < epochs):
                     values = {k: value_at_step(s, state.step, total_steps, per_epoch if k == "lr" else 0) for k, s in schedules.items()}
                     for group in optimizer.param_groups:
                         group["lr"] = (peak_lr if group["fixed_lr"] else values["lr"]) * group["lr_scale"]
                         group["weight_decay"] = values["weight_decay"] if group["wd_fixed"] is None else group["wd_fixed"]
-                    batch = data.to_batch(raw, state.epoch, device)
                     ctx = StepContext(model, state.step, state.epoch, steps_per_epoch, total_steps, values, autocast,
                                       device, info.rank, info.world_size, cfg.train.seed)  # fmt: skip
                     metrics = method.step(batch, ctx)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+from dataclasses import dataclass
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
 from pathlib import Path
@@ -14,8 +15,8 @@ import torch
 from ssl_train.config import ConfigError
 
 __all__ = [
-    "PRECISIONS", "autocast_factory", "cpu_has_fast_bf16", "precision_default_dtype", "resolve_device", "resolve_precision",
-    "resolve_threads",
+    "PRECISIONS", "RuntimeChoices", "autocast_factory", "cpu_has_fast_bf16", "precision_default_dtype", "precision_reason",
+    "resolve_channels_last", "resolve_device", "resolve_precision", "resolve_threads", "threads_reason",
 ]  # fmt: skip
 
 PRECISIONS = ("auto", "fp32", "bf16", "fp16", "fp64")
@@ -75,6 +76,15 @@ def resolve_precision(name: str, device: torch.device) -> str:
     return name
 
 
+def precision_reason(name: str, resolved: str, device: torch.device) -> str:
+    """How ``train.precision=name`` became ``resolved``: ``"set"`` or ``"auto: ..."`` (the hardware fact)."""
+    if name != "auto":
+        return "set"
+    if device.type == "cuda":
+        return "auto: the GPU supports bf16" if resolved == "bf16" else "auto: the GPU has no bf16"
+    return "auto: the CPU has AVX512-BF16/AMX" if resolved == "bf16" else "auto: the CPU has no AVX512-BF16/AMX"
+
+
 def autocast_factory(device: torch.device, precision: str) -> Callable[[], AbstractContextManager[Any]]:
     """Context-manager factory for the run's mixed precision (a no-op for fp32 and fp64)."""
     if precision in ("fp32", "fp64"):
@@ -113,3 +123,47 @@ def resolve_threads(requested: int, local_world_size: int) -> int:
     if local_world_size > 1:
         return max(1, cores // local_world_size)
     return torch.get_num_threads()
+
+
+def threads_reason(requested: int, local_world_size: int) -> str:
+    """How :func:`resolve_threads` chose: ``"set"`` or ``"auto: ..."``."""
+    if requested > 0:
+        return "set"
+    if local_world_size > 1:
+        return f"auto: the cores shared by {local_world_size} ranks on this host"
+    return "auto: torch's default"
+
+
+def resolve_channels_last(value: bool | str) -> bool | None:
+    """``train.channels_last`` -> True / False, or None for ``auto`` (measured at start-up).
+
+    Raises:
+        ConfigError: a string other than ``auto``.
+    """
+    if isinstance(value, bool):
+        return value
+    if str(value).lower() == "auto":
+        return None
+    raise ConfigError(f"train.channels_last={value!r} is not one of true, false, auto")
+
+
+@dataclass(frozen=True)
+class RuntimeChoices:
+    """A run's resolved precision, intra-op threads and memory format, with how each was chosen
+    (``"set"``, ``"auto: ..."``, ``"from the checkpoint"``): what the run header reports."""
+
+    precision: str
+    precision_how: str
+    threads: int
+    threads_how: str
+    channels_last: bool
+    channels_last_how: str
+
+    def precision_text(self) -> str:
+        """``"fp32 (auto: the CPU has no AVX512-BF16/AMX)"``."""
+        return f"{self.precision} ({self.precision_how})"
+
+    def compute_text(self, device: torch.device) -> str:
+        """``"cpu, 2 threads (auto: torch's default), channels_last off (set)"``."""
+        fmt = "on" if self.channels_last else "off"
+        return f"{device}, {self.threads} threads ({self.threads_how}), channels_last {fmt} ({self.channels_last_how})"

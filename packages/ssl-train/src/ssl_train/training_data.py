@@ -117,6 +117,19 @@ class TrainingData:
         ids = list(range(rank, self.num_images, world_size))
         return self._ordered(ids, batch_size), torch.as_tensor(ids, dtype=torch.int64)
 
+    def example_crops(self, rank: int, world_size: int, batch_size: int) -> list[Tensor]:
+        """Real images in the shapes the model sees per pass: for every crop size of the plan, the
+        first ``batch_size`` images of this rank's :meth:`ordered` shard resized to it, repeated
+        for each crop of that size (``[count * B, 3, size, size]``, contiguous)."""
+        images, _ = self.ordered(rank, world_size, batch_size)
+        x, _ = next(iter(images.batches()))
+        out = []
+        for size in sorted({c.size for c in self.plan.crops}, reverse=True):
+            count = sum(c.count for c in self.plan.crops if c.size == size)
+            y = x if x.shape[-1] == size else torch.nn.functional.interpolate(x, size=(size, size), mode="bilinear", antialias=True)
+            out.append(torch.cat([y] * count).contiguous())
+        return out
+
     @property
     def num_invalid(self) -> int:
         return int(getattr(self.dataset, "num_invalid", 0))
