@@ -12,10 +12,11 @@ epochs, head 2048-2048-256 -> 65536, teacher-temperature warm-up 30 epochs, 2 gl
 224 px (scale 0.4-1) + 8 local at 96 px (scale 0.05-0.4), blur 1.0 / 0.1 / 0.5, solarize 0 / 0.2
 / 0, clip 3.0, last layer frozen 1 epoch. The defaults below keep the method and shrink the
 sizes for Fashion-MNIST on a CPU (ResNet-18 at width 0.25, two 28 px global crops and no local
-crop, head 512-512-128 -> 1024, AdamW lr 2e-3 with a constant weight decay of 0.04, teacher
-momentum from 0.98, last layer never frozen, short warm-ups, 10 epochs in the channels-last
-memory format; chosen on the online kNN of held-out training images, never the test split, see
-ssl-train's README); every published value is one override away.
+crop, head 512-512-128 -> 1024 with BatchNorm in its MLP (DINO's ``use_bn_in_head``), AdamW lr
+2e-3 with a constant weight decay of 0.04, teacher momentum from 0.98, last layer never frozen,
+short warm-ups, 8 epochs in the channels-last memory format; chosen on the online kNN of held-out
+training images, never the test split, see ssl-train's README); every published value is one
+override away.
 """
 
 from __future__ import annotations
@@ -47,7 +48,11 @@ class DINOModelConfig:
     """DINO: 256."""
     head_out_dim: int = 1024
     """Prototypes K (DINO: 65536)."""
-    head_use_bn: bool = False
+    head_use_bn: bool = True
+    """BatchNorm in the head's MLP (DINO's ``--use_bn_in_head``; off in DINO's ViT runs). Chosen on
+    held-out training images (k=200 on 10,000 queries, 5 epochs, ``dino_head_screening.json``):
+    74.25 % with it, 73.01 % without; teacher temperature 0.04 instead of 0.07 gave 73.13 %, 4,096
+    prototypes instead of 1,024 72.65 %."""
     norm_last_layer: bool = True
 
 
@@ -107,7 +112,7 @@ class DINOConfig:
     loss: DINOLossConfig = field(default_factory=DINOLossConfig)
     optim: OptimConfig = field(default_factory=lambda: OptimConfig(name="adamw", lr=2e-3, weight_decay=0.04))
     schedule: ScheduleConfig = field(default_factory=lambda: ScheduleConfig(warmup_epochs=0.5, final_fraction=1e-3))
-    train: TrainConfig = field(default_factory=lambda: TrainConfig(epochs=10, channels_last=True))
+    train: TrainConfig = field(default_factory=lambda: TrainConfig(epochs=8, channels_last=True))
     monitor: MonitorConfig = field(default_factory=MonitorConfig)
 
 
