@@ -80,6 +80,9 @@ FLOAT64: dict[str, str] = {
     "barlow_twins": "float32 1 vs 2 threads: losses within 6e-6 for 19 steps, then 1.13e-4 at step 20, where the "
                     "float32 2-process run was 1.03e-4 apart too",
     "npid++": "float32 1 vs 2 threads on the noise images: 1.48e-5 (InfoNCE at temperature 0.07 of losses near 9.8)",
+    "npid": "float32 2-process run: loss.norm_constant 2.8e-4 apart (NCE's Z, estimated at step 0 from exp(scores / "
+            "0.07) against the bank filled with the initial embeddings, loss.memory_init=features, the default since it "
+            "was chosen on held-out images: a large value whose float32 rounding exceeds WEIGHT_TOL)",
     "pirl": "float32 1 vs 2 threads: equal to 1.2e-5 for 12 steps, then 3.8e-2 (memory bank 6.2e-2): 12 px jigsaw "
             "tiles of digits are mostly flat, and the bank (momentum 0.5, temperature 0.07) feeds every difference back",
 }  # fmt: skip
@@ -93,8 +96,10 @@ CASE_OVERRIDES: dict[str, list[str]] = {
     "colorization": ["data.batch_size=24"],
     # at lr 1e-3 NPID's memory bank and NCE grow any difference about 3x per step (float64: 1e-15
     # at step 0, 1.2e-9 at step 19; float32 1 vs 2 threads: 2.2e-2); at 1e-4 they do not (the
-    # 2-process run within 1.9e-6), and the parameters still move by 8.6e-4
-    "npid": ["optim.lr=1e-4"],
+    # 2-process run within 1.9e-6), and the parameters still move by 8.6e-4; since NPID runs in
+    # float64 (FLOAT64) with a bank filled from the initial embeddings, 1e-4 moves them by 3.7e-4
+    # only (under the blindness check's 5e-4), 3e-4 passes both checks
+    "npid": ["optim.lr=3e-4"],
 }
 #: cases that differ by design (strict xfail: they must keep failing while the design holds).
 BY_DESIGN = {

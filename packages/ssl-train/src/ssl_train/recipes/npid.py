@@ -44,6 +44,7 @@ import ssl_losses
 import ssl_models
 from ssl_train.config import ConfigError, DataConfig, MonitorConfig, OptimConfig, ScheduleConfig, TrainConfig
 from ssl_train.recipes.base import Batch, EpochContext, Method, Recipe, StepContext
+from ssl_train.recipes.epoch_features import ModelOutput
 from ssl_train.recipes.train_set_size import train_set_size
 from ssl_train.recipes.trunk_options import build_recipe_trunk
 from ssl_train.views import CropSpec, ViewPlan
@@ -167,7 +168,7 @@ class NPIDMethod(Method):
         """Before the first step (epoch 0; a resumed run is past it), with ``loss.memory_init=features``:
         the bank holds the initial network's embeddings instead of random rows."""
         if ctx.epoch == 0 and self.memory_init == "features":
-            fill_memory(self.loss, nn.Sequential(self.model.trunk, *self.model.heads[0]), ctx)
+            fill_memory(self.loss, ModelOutput(self.model), ctx)  # the root model: FSDP runs it first
 
     def step(self, batch: Batch, ctx: StepContext) -> dict[str, Tensor]:
         """Embed the crop, score it against the bank (positive = its own row), update the bank."""
