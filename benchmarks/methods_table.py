@@ -113,7 +113,10 @@ def run_recipe(name: str, minutes: float, out: Path, work: Path, extra: list[str
 
 
 def markdown(rows: list[dict[str, Any]], meta: dict[str, Any], smoke: bool) -> str:
-    lines = [f"# Methods table{' (SMOKE RUN: a proof that the script works, not a comparison)' if smoke else ''}", "",
+    title = " (SMOKE RUN: a proof that the script works, not a comparison)" if smoke else ""
+    if meta.get("partial"):
+        title += f" (partial: {', '.join(meta['partial'])}; the other rows are in the full table)"
+    lines = [f"# Methods table{title}", "",
              f"Command: `{meta['command']}`  ", f"Commit: `{meta['commit']}`  ",
              f"Machine: {meta['machine']['cpu']}, {meta['machine']['cores']} cores, torch {meta['machine']['torch']}, "
              f"load average at start {tuple(round(x, 2) for x in meta['machine']['load_average_at_start'])}  ",
@@ -146,7 +149,7 @@ def main(argv: list[str] | None = None) -> int:
     if "clusterfit" in names and args.clusterfit_from in names:  # the checkpoint ClusterFit needs comes first
         names = [args.clusterfit_from] + [n for n in names if n != args.clusterfit_from]
     meta = {**provenance(["python", "benchmarks/methods_table.py", *(argv if argv is not None else sys.argv[1:])]),
-            "minutes": args.minutes, "smoke": args.minutes < 2 or args.recipes is not None}  # fmt: skip
+            "minutes": args.minutes, "smoke": args.minutes < 2, "partial": list(args.recipes or [])}  # fmt: skip
     rows: list[dict[str, Any]] = []
     with tempfile.TemporaryDirectory() as work:
         runs = Path(work) / "runs"  # checkpoints and per-run reports stay out of the repository

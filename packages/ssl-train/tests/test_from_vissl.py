@@ -51,7 +51,7 @@ def test_values_are_vissl_s() -> None:
     _, npid, unmapped = from_vissl(CONFIGS / "npid.yaml")
     assert {"loss.num_negatives=4096", "loss.temperature=0.07", "loss.momentum=0.5", "loss.loss_type=nce",
             "train.epochs=200", "schedule.name=multistep", "schedule.milestones=[120.0,160.0]",
-            "schedule.values=[1.0,0.1,0.01]", "optim.lr=0.03", "optim.auto_scale=none", "model.trunk=resnet50"} <= set(npid)
+            "schedule.values=[1.0,0.1,0.01]", "optim.lr=0.03", "optim.auto_scale=none", "model.trunk=resnet50", "loss.memory_init=random"} <= set(npid)
     assert "LOSS.nce_loss_with_memory.num_train_samples" not in unmapped  # VISSL auto-fills it, so do we
     _, pirl, _ = from_vissl(CONFIGS / "pirl.yaml")
     assert {"loss.patch_weight=0.5", "loss.image_weight=0.5", "loss.num_negatives=32000", "loss.loss_type=cross_entropy",

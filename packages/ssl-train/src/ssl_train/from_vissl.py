@@ -218,6 +218,8 @@ def from_vissl(yaml_path: str | Path) -> tuple[str, list[str], list[str]]:
             for ours in loss_map.get(key, [f"loss.{key}"]):
                 if put(full, ours, value):
                     break
+    if loss == "nce_loss_with_memory" and "loss.memory_init" in known:
+        overrides["loss.memory_init"] = "random"  # VISSL's memory bank starts from random rows
     epochs = (cfg.get("OPTIMIZER") or {}).get("num_epochs")
     simple = {
         "DATA.TRAIN.BATCHSIZE_PER_REPLICA": "data.batch_size", "DATA.NUM_DATALOADER_WORKERS": "data.num_workers",
