@@ -49,7 +49,10 @@ from ssl_train.recipes.train_set_size import train_set_size
 from ssl_train.recipes.trunk_options import build_recipe_trunk
 from ssl_train.views import CropSpec, ViewPlan
 
-__all__ = ["MEMORY_INITS", "NPID", "NPIDConfig", "NPIDMethod", "NPIDPP", "NPIDPlusPlusConfig", "draw_negatives", "fill_memory"]
+__all__ = [
+    "MEMORY_INITS", "NPID", "NPIDConfig", "NPIDMethod", "NPIDPP", "NPIDPlusPlusConfig", "checked_memory_init", "draw_negatives",
+    "fill_memory",
+]  # fmt: skip
 
 #: values of ``loss.memory_init``
 MEMORY_INITS = ("random", "features")
@@ -127,6 +130,13 @@ def draw_negatives(ctx: StepContext, indices: Tensor, view: int, count: int, num
     return torch.floor(u * num_samples).clamp(max=num_samples - 1).to(torch.int64).to(indices.device)
 
 
+def checked_memory_init(value: str) -> str:
+    """``loss.memory_init`` if it is one of :data:`MEMORY_INITS`; ``ConfigError`` otherwise."""
+    if value not in MEMORY_INITS:
+        raise ConfigError(f"loss.memory_init must be one of {', '.join(MEMORY_INITS)}, got {value!r}")
+    return value
+
+
 def fill_memory(loss: ssl_losses.NCEMemoryLoss, embed: nn.Module, ctx: EpochContext) -> None:
     """Replace every row of ``loss.memory`` ``[N, D]`` by the L2-normalised embedding ``[D]`` of its
     image by ``embed`` (``images [B, 3, S, S] -> [B, D]``), one pass over the training set
@@ -149,9 +159,7 @@ class NPIDMethod(Method):
         self.plan = ViewPlan((CropSpec(cfg.data.image_size, 1, (v.crop_scale_min, v.crop_scale_max), v.jitter_strength,
                                        v.p_jitter, v.p_gray, v.p_flip),))  # fmt: skip
         self.num_train_samples = train_set_size(cfg.data, cfg.train.seed)
-        if lc.memory_init not in MEMORY_INITS:
-            raise ConfigError(f"loss.memory_init must be one of {', '.join(MEMORY_INITS)}, got {lc.memory_init!r}")
-        self.memory_init = lc.memory_init
+        self.memory_init = checked_memory_init(lc.memory_init)
         try:
             self.loss = ssl_losses.NCEMemoryLoss(
                 self.num_train_samples, embedding_dim=m.projection_dim, num_negatives=lc.num_negatives,

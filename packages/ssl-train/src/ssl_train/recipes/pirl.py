@@ -40,7 +40,7 @@ import ssl_losses
 import ssl_models
 from ssl_train.config import ConfigError, DataConfig, MonitorConfig, OptimConfig, ScheduleConfig, TrainConfig
 from ssl_train.recipes.base import Batch, EpochContext, Method, Recipe, StepContext
-from ssl_train.recipes.npid import MEMORY_INITS, draw_negatives, fill_memory
+from ssl_train.recipes.npid import checked_memory_init, draw_negatives, fill_memory
 from ssl_train.recipes.patch_grid import cut_grid_patches, permutation_from_uniforms
 from ssl_train.recipes.train_set_size import train_set_size
 from ssl_train.recipes.trunk_options import build_recipe_trunk
@@ -122,9 +122,7 @@ class PIRLMethod(Method):
         ))  # fmt: skip
         self.jitter = v.patch_jitter
         self.num_train_samples = train_set_size(cfg.data, cfg.train.seed)
-        if lc.memory_init not in MEMORY_INITS:
-            raise ConfigError(f"loss.memory_init must be one of {', '.join(MEMORY_INITS)}, got {lc.memory_init!r}")
-        self.memory_init = lc.memory_init
+        self.memory_init = checked_memory_init(lc.memory_init)
         try:
             self.loss = ssl_losses.NCEMemoryLoss(
                 self.num_train_samples, embedding_dim=d, num_negatives=lc.num_negatives, temperature=lc.temperature,
