@@ -58,6 +58,24 @@ def test_matches_per_sample_torchvision_reference(size: int) -> None:
         torch.testing.assert_close(got[i], ref, atol=2e-5, rtol=1e-5, msg=f"sample {i}")
 
 
+@pytest.mark.parametrize("size", [12, 28])
+def test_grey_input_equals_the_reference_for_its_replicated_rgb_image(size: int) -> None:
+    """A [B, 1, H, W] batch is augmented on one channel (no hue conversion); the result must be
+    torchvision's per-sample result for the RGB image with three equal channels, and exactly what
+    the RGB path gives for that image."""
+    aug = BatchedSimCLRAugment(size, jitter_strength=1.0, blur=True, p_blur=0.5, mean=MEAN, std=STD)
+    grey = torch.rand(24, 1, 20, 24, generator=torch.Generator().manual_seed(4))
+    params = aug.sample_params(24, 20, 24, torch.Generator().manual_seed(5))
+    assert params.jitter.any() and params.grey.any() and params.blur.any() and (params.hue.abs() > 0.05).any()
+    got = aug.apply(grey, params)
+    rgb = grey.expand(-1, 3, -1, -1)
+    assert got.shape == (24, 3, size, size)
+    for i in range(24):
+        ref = _reference(rgb[i], params, i, size, aug.blur_kernel)
+        torch.testing.assert_close(got[i], ref, atol=2e-5, rtol=1e-5, msg=f"sample {i}")
+    assert torch.equal(got, aug.apply(rgb.contiguous(), params))
+
+
 def test_identity_crop_reproduces_input() -> None:
     aug = BatchedSimCLRAugment(
         20, crop_scale=(1.0, 1.0), crop_ratio=(1.0, 1.0), p_jitter=0.0, p_gray=0.0, p_flip=0.0, mean=(0, 0, 0), std=(1, 1, 1)

@@ -12,6 +12,12 @@ decision and blur sigma (exactly the distributions of torchvision's ``RandomResi
 - brightness/contrast/saturation/hue use per-sample factors; each sample applies the four in its
   own random order (as torchvision's ``ColorJitter`` does);
 - grey is a masked blend; blur is one grouped separable convolution with per-sample kernels.
+
+Grey inputs ``[B, 1, H, W]`` (Fashion-MNIST, MNIST, digits) are augmented on their one channel and
+replicated only when normalised: saturation, hue and grey leave an image whose three channels are
+equal unchanged (hue exactly; saturation and grey blend with the same luminance the RGB path
+computes), so the result is the one the RGB path gives for the replicated image, at about a third
+of the work and without the hue conversion.
 """
 
 from __future__ import annotations
@@ -81,7 +87,10 @@ def _resample_matrix(start: Tensor, length: Tensor, in_size: int, out_size: int)
 
 
 def _grey(x: Tensor) -> Tensor:
-    """[B, 3, H, W] -> [B, 1, H, W] luminance with torchvision's weights."""
+    """[B, 3, H, W] -> [B, 1, H, W] luminance with torchvision's weights; a one-channel image
+    [B, 1, H, W] stands for three equal channels (the same sum, term by term)."""
+    if x.shape[1] == 1:
+        return _GREY_WEIGHTS[0] * x + _GREY_WEIGHTS[1] * x + _GREY_WEIGHTS[2] * x
     r, g, b = x.unbind(1)
     return (_GREY_WEIGHTS[0] * r + _GREY_WEIGHTS[1] * g + _GREY_WEIGHTS[2] * b).unsqueeze(1)
 
@@ -138,8 +147,9 @@ class BatchedSimCLRAugment(nn.Module):
         mean, std: per-channel normalisation (ImageNet's by default).
 
     ``forward(images: uint8 [B, 3, H, W] or float [B, 3, H, W] in [0, 1], generator=None)
-    -> float32 [B, 3, size, size]`` (normalised). Grey inputs [B, 1, H, W] are replicated to 3
-    channels. Parameters are drawn on the CPU from ``generator`` (or the global RNG), so a seeded
+    -> float32 [B, 3, size, size]`` (normalised). Grey inputs [B, 1, H, W] are augmented on one
+    channel and replicated to 3 at the normalisation (the same values as for the replicated RGB
+    input; see the module docstring). Parameters are drawn on the CPU from ``generator`` (or the global RNG), so a seeded
     generator reproduces the batch on any device.
     """
 
@@ -276,7 +286,8 @@ class BatchedSimCLRAugment(nn.Module):
 
     # ------------------------------------------------------------------ application
     def apply(self, images: Tensor, params: AugmentParams) -> Tensor:
-        """Apply given per-sample parameters: images [B, C, H, W] -> float32 [B, 3, size, size]."""
+        """Apply given per-sample parameters: images [B, C, H, W] -> float32 [B, 3, size, size]
+        (C = 1: computed on the one channel, see the module docstring)."""
         x = self._to_float(images)
         bsz, _, height, width = x.shape
         dev = x.device
@@ -291,13 +302,13 @@ class BatchedSimCLRAugment(nn.Module):
         x = x.clamp_(0.0, 1.0)
         x = self._jitter(x, params)
         grey = params.grey.to(dev).view(-1, 1, 1, 1)
-        x = torch.where(grey, _grey(x).expand(-1, 3, -1, -1), x)
+        x = torch.where(grey, _grey(x).expand(-1, x.shape[1], -1, -1), x)
         if bool(params.blur.any()):
             x = self._blur(x, params)
         if bool(params.solarize.any()):  # torchvision's solarize at threshold 128/255: invert bright pixels
             solar = params.solarize.to(dev).view(-1, 1, 1, 1) & (x >= 128.0 / 255.0)
             x = torch.where(solar, 1.0 - x, x)
-        return (x - self.mean) / self.std
+        return (x - self.mean) / self.std  # [B, 1 or 3, S, S] -> [B, 3, S, S]
 
     def forward(self, images: Tensor, generator: torch.Generator | None = None) -> Tensor:
         """images uint8/float [B, 3 or 1, H, W] -> float32 [B, 3, size, size] (normalised)."""
@@ -315,8 +326,6 @@ class BatchedSimCLRAugment(nn.Module):
             x = images.float()
         else:
             raise ValueError(f"images must be uint8 or floating point, got {images.dtype}")
-        if x.shape[1] == 1:
-            x = x.expand(-1, 3, -1, -1)
         return x
 
     def _jitter(self, x: Tensor, params: AugmentParams) -> Tensor:
@@ -326,12 +335,16 @@ class BatchedSimCLRAugment(nn.Module):
         if not bool(active.any()):
             return x
         factors = (params.brightness, params.contrast, params.saturation, params.hue)
-        codes = (params.order * torch.tensor([64, 16, 4, 1])).sum(1)
+        order = params.order
+        if x.shape[1] == 1:  # hue leaves equal channels exactly as they are: 6 orders instead of 24
+            order = order[order != 3].view(-1, 3)
+        weights = 4 ** torch.arange(order.shape[1] - 1, -1, -1)
+        codes = (order * weights).sum(1)
         for code in torch.unique(codes[active]).tolist():
             sel = torch.nonzero(active & (codes == code)).flatten()
             sel_d = sel.to(x.device)
             xs = x[sel_d]
-            for op in params.order[sel[0]].tolist():
+            for op in order[sel[0]].tolist():
                 xs = self._colour_op(op, xs, factors[op][sel].to(x.device))
             x[sel_d] = xs
         return x
