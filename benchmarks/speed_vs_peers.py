@@ -2,8 +2,8 @@
 and lightly 1.6's SimCLR pipeline, all with the same model, batch and augmentation strengths.
 
 Every candidate trains SimCLR (ResNet-18 at width 0.25 with a 512-128 MLP head, batch 256,
-Fashion-MNIST at 28 px, crops of 35-100 %, colour jitter 0.5 strength with p 0.8, grey p 0.2,
-flip p 0.5, no blur, temperature 0.2, SGD) for ``--steps`` timed steps after ``--warmup`` untimed
+Fashion-MNIST at 28 px, the SimCLR recipe's default crop scale, colour jitter 0.5 strength with p 0.8,
+grey p 0.2, flip p 0.5, no blur, temperature 0.2, SGD) for ``--steps`` timed steps after ``--warmup`` untimed
 ones, and the candidates take turns for ``--rounds`` rounds (median per-step time over rounds):
 
 - ``ours_trainer``: ``ssl_train.pretrain`` (loader, batched per-sample augmentation, hooks, schedules);
@@ -47,7 +47,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from fashion_mnist_knn import provenance  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
-BATCH, SIZE, SCALE, STRENGTH, TEMP = 256, 28, (0.35, 1.0), 0.5, 0.2
+_SIMCLR = SimCLRConfig()  # every candidate uses the recipe's default sizes and strengths
+BATCH, SIZE, STRENGTH, TEMP = _SIMCLR.data.batch_size, _SIMCLR.data.image_size, _SIMCLR.views.jitter_strength, _SIMCLR.loss.temperature
+SCALE = (_SIMCLR.views.crop_scale_min, _SIMCLR.views.crop_scale_max)
 MEAN, STD = [0.485, 0.456, 0.406], [0.229, 0.224, 0.225]
 
 
