@@ -22,11 +22,15 @@ from ssl_train.worker import worker_argv
 
 from .conftest import TINY
 from .processes import child_pid
+from .test_scale_out_equivalence import Job, Launch
 
-#: about 60 steps of 2 x 16 images; a checkpoint after every step.
+#: 100 steps of 2 x 16 images; a checkpoint after every step (room for the 10 kills of
+#: test_sigkill_at_10_random_moments_then_resume_is_bit_identical, which shares the
+#: uninterrupted run with test_max_restarts_resume_from_the_last_checkpoint).
 OVER = [o for o in TINY["simclr"] if not o.startswith("data.batch_size=")] + [
-    "data.batch_size=16", "train.epochs=12", "train.checkpoint_every_steps=1", "train.threads=1",
+    "data.batch_size=16", "train.epochs=20", "train.checkpoint_every_steps=1", "train.threads=1",
 ]  # fmt: skip
+STEPS = 100
 
 LAUNCHER = textwrap.dedent("""
     import sys
@@ -58,14 +62,20 @@ def _wait_for_checkpoint(out: Path, proc: subprocess.Popen, timeout: float = 180
 
 
 def _wait_for_step(out: Path, proc: subprocess.Popen, step: int, timeout: float = 180) -> None:
-    """Until ``last.pt`` holds ``step`` or later (the run is past its start-up)."""
+    """Until ``last.pt`` holds ``step`` or later (the run is past its start-up). The file is read
+    when its status changed or 1 s after the last read (reading it at every poll took CPU from
+    the workers)."""
+    last, seen, read_at = out / "checkpoints" / "last.pt", None, 0.0
     deadline = time.monotonic() + timeout
     while proc.poll() is None and time.monotonic() < deadline:
         try:
-            if ckpt_format.load_checkpoint(out / "checkpoints" / "last.pt")["train_state"]["step"] >= step:
-                return
-        except ckpt_format.CheckpointError:
-            pass
+            stat = last.stat()
+            if (stat.st_mtime_ns, stat.st_ino, stat.st_size) != seen or time.monotonic() - read_at > 1.0:
+                seen, read_at = (stat.st_mtime_ns, stat.st_ino, stat.st_size), time.monotonic()
+                if ckpt_format.load_checkpoint(last)["train_state"]["step"] >= step:
+                    return
+        except (OSError, ckpt_format.CheckpointError):
+            seen = None
         time.sleep(0.05)
     raise AssertionError(f"no checkpoint of step {step} appeared")
 
@@ -87,12 +97,28 @@ def _assert_identical(a: dict, b: dict) -> None:
             assert torch.equal(torch.as_tensor(va[name]), torch.as_tensor(vb[name])), name
 
 
+#: recipes whose loss keeps state that differs between ranks (``per_rank_buffers``): SwAV's queue
+#: (in use from step 5: epoch 1 of 5 steps), DeepClusterV2's memory (clustered at every epoch start).
+PER_RANK_STATE = {
+    recipe: [o for o in TINY[recipe] if not o.startswith("data.batch_size=")]
+    + ["data.batch_size=16", "data.limit=160", "train.epochs=4", "train.checkpoint_every_steps=1", "train.threads=1"]
+    for recipe in ("deepclusterv2", "swav")
+}
+#: the uninterrupted 2-process runs the tests compare with, by recipe.
+STRAIGHT = {"simclr": Job("simclr", "simclr", tuple(OVER))} | {r: Job(r, r, tuple(o)) for r, o in PER_RANK_STATE.items()}
+
+
 @pytest.fixture(scope="module")
-def straight(tmp_path_factory: pytest.TempPathFactory) -> dict:
-    """The uninterrupted 2-process run."""
-    out = tmp_path_factory.mktemp("straight")
-    launch(worker_argv("simclr", str(out), OVER), nproc_per_node=2)
-    return _state(out)
+def straight_runs(tmp_path_factory: pytest.TempPathFactory) -> Launch:
+    """Every uninterrupted run, in one launch of ``batch_worker.py`` (the processes start and
+    import torch once for the three runs)."""
+    return Launch(list(STRAIGHT.values()), tmp_path_factory.mktemp("straight"))
+
+
+@pytest.fixture(scope="module")
+def straight(straight_runs: Launch) -> dict:
+    """The uninterrupted 2-process SimCLR run of ``OVER``."""
+    return straight_runs.state(STRAIGHT["simclr"])
 
 
 @pytest.mark.timeout(300)
@@ -133,23 +159,13 @@ def test_max_restarts_resume_from_the_last_checkpoint(tmp_path: Path, straight: 
     _assert_identical(_state(tmp_path), straight)
 
 
-#: recipes whose loss keeps state that differs between ranks (``per_rank_buffers``): SwAV's queue
-#: (in use from step 5: epoch 1 of 5 steps), DeepClusterV2's memory (clustered at every epoch start).
-PER_RANK_STATE = {
-    "swav": [o for o in TINY["swav"] if not o.startswith("data.batch_size=")],
-    "deepclusterv2": [o for o in TINY["deepclusterv2"] if not o.startswith("data.batch_size=")],
-}
-
-
 @pytest.mark.timeout(900)
 @pytest.mark.parametrize("recipe", sorted(PER_RANK_STATE))
-def test_a_restarted_rank_gets_its_own_queue_or_memory_back(tmp_path: Path, recipe: str) -> None:
+def test_a_restarted_rank_gets_its_own_queue_or_memory_back(tmp_path: Path, straight_runs: Launch, recipe: str) -> None:
     """Rank 1 killed after the queue / memory filled; the restarted job resumes every rank with
     its own buffers (not rank 0's) and ends bit-identical to the uninterrupted run."""
-    over = PER_RANK_STATE[recipe] + ["data.batch_size=16", "data.limit=160", "train.epochs=4",
-                                     "train.checkpoint_every_steps=1", "train.threads=1"]  # fmt: skip
-    launch(worker_argv(recipe, str(tmp_path / "straight"), over), nproc_per_node=2)
-    straight = _state(tmp_path / "straight")
+    over = PER_RANK_STATE[recipe]
+    straight = straight_runs.state(STRAIGHT[recipe])
     r0, r1 = (r["buffers"] for r in straight["ranks"])
     assert r0 and any(not torch.equal(r0[k], r1[k]) for k in r0), "the ranks' buffers should differ"
     out = tmp_path / "killed"
@@ -164,20 +180,20 @@ def test_a_restarted_rank_gets_its_own_queue_or_memory_back(tmp_path: Path, reci
 
 @pytest.mark.slow
 @pytest.mark.timeout(1800)
-def test_sigkill_at_10_random_moments_then_resume_is_bit_identical(tmp_path: Path) -> None:
+def test_sigkill_at_10_random_moments_then_resume_is_bit_identical(tmp_path: Path, straight: dict) -> None:
     """kill -9 of a random rank at 10 random moments (during steps and checkpoint writes alike),
     each after the attempt has written a new checkpoint; each time the job fails, and launching
-    it again resumes it. The end is bit-identical to the uninterrupted 2-process run."""
-    over = OVER + ["train.epochs=40"]  # 200 steps: room for 10 kills
-    launch(worker_argv("simclr", str(tmp_path / "straight"), over), nproc_per_node=2)
-    straight = _state(tmp_path / "straight")
-    tmp_path = tmp_path / "killed"
+    it again resumes it. The end is bit-identical to the uninterrupted 2-process run.
+
+    Each attempt is a new launch (3 processes importing torch: most of the test's time). The
+    moments are drawn over 0.5 s, several steps with their checkpoint writes (about 0.1 s each
+    on an idle 2-core CPU), so that the 10 kills land within the shared run's 100 steps."""
     rng = random.Random(12)
     steps = []  # the checkpoint's step after each kill
     for attempt in range(10):
-        proc = _start(tmp_path, overrides=over)
+        proc = _start(tmp_path)
         _wait_for_step(tmp_path, proc, steps[-1] + 1 if steps else 1)  # this attempt is training
-        time.sleep(rng.uniform(0.0, 1.0))
+        time.sleep(rng.uniform(0.0, 0.5))
         rank = rng.randrange(2)
         os.kill(_worker_pid(proc.pid, rank), signal.SIGKILL)
         _, err = proc.communicate(timeout=120)
@@ -185,6 +201,6 @@ def test_sigkill_at_10_random_moments_then_resume_is_bit_identical(tmp_path: Pat
         assert f"rank {rank} " in err, err[-2000:]
         steps.append(ckpt_format.load_checkpoint(tmp_path / "checkpoints" / "last.pt")["train_state"]["step"])
     print(f"checkpoint step after each of the 10 kills: {steps}")
-    assert steps[-1] < 200, "the kills should land before the end of the run"
-    launch(worker_argv("simclr", str(tmp_path), over), nproc_per_node=2)
+    assert steps[-1] < STEPS, "the kills should land before the end of the run"
+    launch(worker_argv("simclr", str(tmp_path), OVER), nproc_per_node=2)
     _assert_identical(_state(tmp_path), straight)
