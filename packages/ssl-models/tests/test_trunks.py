@@ -136,11 +136,17 @@ def test_every_trunk_builds_and_reports_documented_feature_shapes(name: str) -> 
 
 def _small(name: str) -> tuple[dict, int]:
     """The trunk's own options (its preset, full width and depth) and the smallest input side it
-    takes: transformers get ``image_size`` = two patches per side (their position embeddings are
-    sized at build time), convnets a 16 px image (every stage still runs, at 1x1 at the end)."""
+    takes (their position embeddings are sized at build time): plain ViTs (ViT, DeiT) get
+    ``image_size`` = one patch (a patch token and the class token: every block, weight and
+    attention still runs), ConViT and XCiT two patches per side (their local attention and
+    patch interaction work on a grid of patches); convnets a 32 px image (every stage still
+    runs, at 1x1 at the end; at 16 px two stages run at 1x1, where BatchNorm over a batch of 2
+    values gives the deep ResNe(X)ts NaN gradients). A ViT giant's time is its bf16 backward (no
+    AVX512-BF16 here: a slow reference kernel), which grows with the number of tokens: two
+    patches per side took ViT-H/14 2.7x as long as one."""
     kwargs = _kwargs(name)
     if name in TRANSFORMERS:
-        side = 2 * TRANSFORMERS[name][0]
+        side = TRANSFORMERS[name][0] * (1 if name.startswith(("vit", "vision_transformer", "deit")) else 2)
         return {**kwargs, "image_size": side}, side
     if name.startswith("swin"):
         return {**kwargs, "image_size": 32}, 32
