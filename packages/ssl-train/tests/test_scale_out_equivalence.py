@@ -83,6 +83,9 @@ FLOAT64: dict[str, str] = {
     "npid": "float32 2-process run: loss.norm_constant 2.8e-4 apart (NCE's Z, estimated at step 0 from exp(scores / "
             "0.07) against the bank filled with the initial embeddings, loss.memory_init=features, the default since it "
             "was chosen on held-out images: a large value whose float32 rounding exceeds WEIGHT_TOL)",
+    "clusterfit": "float32 1 vs 2 threads with the defaults chosen on held-out images (channels-last, label smoothing "
+                  "0.1): within 1.2e-6 for 7 steps, then 1.9e-5 at step 8 and up to 1.36e-2 (the float32 2-process run: "
+                  "1.37e-2 from step 8); channels-last off 7.2e-7, label smoothing 0 2.1e-6",
     "pirl": "float32 1 vs 2 threads: equal to 1.2e-5 for 12 steps, then 3.8e-2 (memory bank 6.2e-2): 12 px jigsaw "
             "tiles of digits are mostly flat, and the bank (momentum 0.5, temperature 0.07) feeds every difference back",
 }  # fmt: skip

@@ -135,16 +135,17 @@ class TrainingData:
         return int(getattr(self.dataset, "num_invalid", 0))
 
 
-def _tensor_source(source: str) -> tuple[Tensor, Tensor, str] | None:
+def _tensor_source(source: str, announce_fallback: bool = True) -> tuple[Tensor, Tensor, str] | None:
     if source == "fashion-mnist":
         folder = ssl_data.locate_fashion_mnist()
         if folder is not None:
             images, labels = ssl_data.load_fashion_mnist("train", folder)
             return images, labels, f"Fashion-MNIST train split (60,000 images, {folder})"
         images, labels = ssl_data.load_digits("train")
-        print("ssl: Fashion-MNIST not found (set SSL_FASHION_MNIST, install the Debian package "
-              "dataset-fashion-mnist, or go online); using scikit-learn's digits (seeded 80 % split) instead",
-              file=sys.stderr, flush=True)  # fmt: skip
+        if announce_fallback:
+            print("ssl: Fashion-MNIST not found (set SSL_FASHION_MNIST, install the Debian package "
+                  "dataset-fashion-mnist, or go online); using scikit-learn's digits (seeded 80 % split) instead",
+                  file=sys.stderr, flush=True)  # fmt: skip
         return images, labels, "digits (fallback: Fashion-MNIST files not found; seeded 80 % train split, 1,437 images)"
     if source == "digits":
         images, labels = ssl_data.load_digits("train")
@@ -198,6 +199,7 @@ def build_training_data(
     rank: int = 0,
     world_size: int = 1,
     dtype: torch.dtype = torch.float32,
+    announce_fallback: bool = True,
 ) -> TrainingData:
     """The training data of one rank (see the module docstring).
 
@@ -208,13 +210,15 @@ def build_training_data(
         batch_size: per rank.
         limit: class-balanced seeded subset of this many images (0: all).
         dtype: of the crops and the monitor's images (float32, or float64 for an fp64 run).
+        announce_fallback: say on stderr when Fashion-MNIST falls back to digits (the loop's own
+            data says it; a look at the data's size before, e.g. ``train_set_size``, does not).
 
     Raises:
         ConfigError: a missing folder, a folder without images, a batch larger than the data.
     """
     mean = torch.tensor(plan.mean, dtype=dtype).view(1, 3, 1, 1)
     std = torch.tensor(plan.std, dtype=dtype).view(1, 3, 1, 1)
-    tensors = _tensor_source(source)
+    tensors = _tensor_source(source, announce_fallback)
     if tensors is not None:
         images, labels, description = tensors
         if 0 < limit < len(labels):

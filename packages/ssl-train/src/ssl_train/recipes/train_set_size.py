@@ -23,5 +23,5 @@ def train_set_size(data: DataConfig, seed: int) -> int:
     """
     plan = ViewPlan((CropSpec(data.image_size),))
     found = build_training_data(data.source, plan, image_size=data.image_size, batch_size=1, seed=seed,
-                                limit=data.limit, num_workers=0)  # fmt: skip
+                                limit=data.limit, num_workers=0, announce_fallback=False)  # fmt: skip
     return found.num_images

@@ -1,0 +1,87 @@
+"""ClusterFit without a checkpoint: stage 1 clusters standardised, PCA-reduced pixels."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+import ssl_train
+from ssl_train import load_config, pretrain
+from ssl_train.config import ConfigError
+from ssl_train.recipes.clusterfit import IMAGES_PER_CLUSTER
+from ssl_train.recipes.pixel_features import Pixels, standardised_pca
+
+from .conftest import TINY
+
+
+def test_standardised_pca_equals_numpy_svd() -> None:
+    """Reference: column standardisation (ddof=1) and the right singular vectors of NumPy's SVD;
+    principal axes are defined up to sign, so each column is compared up to its sign."""
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(300, 40)) @ rng.normal(size=(40, 40)) + rng.normal(size=40) * 5
+    x[:, 7] = 3.0  # a constant column becomes 0, not NaN
+    z = (x - x.mean(0)) / np.where(x.std(0, ddof=1) > 0, x.std(0, ddof=1), 1.0)
+    z[:, 7] = 0.0
+    _, _, vt = np.linalg.svd(z, full_matrices=False)
+    expected = z @ vt[:6].T
+    got = standardised_pca(torch.from_numpy(x), 6).numpy()
+    assert got.shape == (300, 6)
+    signs = np.sign((got * expected).sum(0))
+    np.testing.assert_allclose(got * signs, expected, rtol=1e-8, atol=1e-8)
+    full = standardised_pca(torch.from_numpy(x), 100).numpy()  # more dimensions than columns: standardised only
+    np.testing.assert_allclose(full, z, rtol=1e-10, atol=1e-10)
+    chunked = standardised_pca(torch.from_numpy(x), 6, chunk_rows=7).numpy()  # 43 chunks, the last one of 6 rows
+    np.testing.assert_allclose(chunked * np.sign((chunked * expected).sum(0)), expected, rtol=1e-8, atol=1e-8)
+    np.testing.assert_allclose(standardised_pca(torch.from_numpy(x), 100, chunk_rows=7).numpy(), z, rtol=1e-10, atol=1e-10)
+
+
+def test_pixels_average_pool_long_images_to_the_limit() -> None:
+    x = torch.rand(2, 3, 64, 96, dtype=torch.float64)
+    expected = x.numpy().reshape(2, 3, 32, 2, 48, 2).mean(axis=(3, 5)).reshape(2, -1)  # 2x2 blocks by hand
+    np.testing.assert_allclose(Pixels(max_side=48)(x).numpy(), expected, rtol=1e-12)
+    small = torch.rand(4, 3, 28, 28)
+    assert torch.equal(Pixels()(small), small.flatten(1))
+
+
+def test_pixel_clusters_follow_the_classes_of_digits(tmp_path) -> None:
+    """The pseudo-labels are k-means of real pixels: most images of a cluster share their true
+    class (pixel k-means of digits is far from chance, ~10 %), and they are the same on a rerun."""
+    name = "clusterfit"
+    base = [o for o in TINY[name] if not o.startswith("clusterfit.")]
+    cfg = load_config(ssl_train.get_recipe(name).config_class(), base + ["train.epochs=1", "data.limit=320", "clusterfit.num_clusters=20"])
+    pretrain(name, cfg, tmp_path / "a", progress=False)
+    pseudo = _pseudo_labels(tmp_path / "a")
+    assert pseudo.shape == (320,) and int(pseudo.min()) >= 0 and len(set(pseudo.tolist())) > 10
+    truth = _limited_digit_labels(cfg)
+    purity = sum(np.bincount(truth[pseudo == c]).max() for c in set(pseudo.tolist())) / len(truth)
+    assert purity > 0.6, f"cluster purity {purity:.2f}"
+    pretrain(name, cfg, tmp_path / "b", progress=False)
+    assert torch.equal(_pseudo_labels(tmp_path / "b"), pseudo)
+
+
+def _pseudo_labels(run_dir) -> torch.Tensor:
+    payload = torch.load(run_dir / "checkpoints" / "last.pt", weights_only=True)
+    return payload["train_state"]["method"]["pseudo_labels"]
+
+
+def _limited_digit_labels(cfg) -> np.ndarray:
+    from ssl_train.training_data import build_training_data
+    from ssl_train.recipes.clusterfit import ClusterFit
+
+    plan = ClusterFit(cfg).views()
+    data = build_training_data("digits", plan, image_size=16, batch_size=32, seed=cfg.train.seed, limit=cfg.data.limit, num_workers=0)
+    return np.concatenate([y.numpy() for _, y in data.ordered(0, 1, 64)[0].batches()])
+
+
+def test_automatic_cluster_count_and_bad_values() -> None:
+    recipe = ssl_train.get_recipe("clusterfit")
+    base = [o for o in TINY["clusterfit"] if not o.startswith("clusterfit.")]
+    method = recipe.build(load_config(recipe.config_class(), base + ["data.limit=320"]))
+    assert method.num_clusters == 320 // IMAGES_PER_CLUSTER
+    with pytest.raises(ConfigError, match="pixels_pca_dim"):
+        recipe.build(load_config(recipe.config_class(), base + ["clusterfit.pixels_pca_dim=0"]))
+    with pytest.raises(ConfigError, match="label_smoothing"):
+        recipe.build(load_config(recipe.config_class(), base + ["loss.label_smoothing=1.0"]))
+    with pytest.raises(ConfigError, match="num_clusters"):
+        recipe.build(load_config(recipe.config_class(), base + ["clusterfit.num_clusters=-1"]))
