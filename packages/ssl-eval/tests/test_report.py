@@ -66,3 +66,12 @@ def test_report_without_random_init_or_losses(tmp_path: Path) -> None:
     assert "random init" not in text
     assert "No loss history" in text
     assert not (tmp_path / "loss_curve.png").exists()
+
+
+def test_recipe_table_shows_the_recipes_own_config_sections(tmp_path: Path) -> None:
+    config = {"model": {"trunk": "resnet18"}, "optim": {"lr": 0.1}, "train": {"seed": 0}, "data": {"batch_size": 256, "image_size": 28},
+              "clusterfit": {"checkpoint": "", "num_clusters": 0, "pixels_pca_dim": 256}}  # fmt: skip
+    text = write_report(tmp_path, {**RESULTS, "recipe": "clusterfit", "config": config}).read_text()
+    assert "| clusterfit | checkpoint=, num_clusters=0, pixels_pca_dim=256 |" in text
+    assert "| model | trunk=resnet18 |" in text
+    assert "| train |" not in text and "| data |" not in text

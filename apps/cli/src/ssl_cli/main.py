@@ -66,9 +66,15 @@ def _load_recipe_config(recipe: str, overrides: list[str], data: str | None, con
     return ssl_train.load_config(spec.config_class(), items, config_file)
 
 
+#: the recipe of a plain ``ssl run``: ClusterFit from pixel clusters (no pretrained model needed), the
+#: best kNN on held-out Fashion-MNIST training images of the recipes screened for the README's
+#: first run (benchmarks/results/clusterfit_screening.json, simclr_screening.json).
+DEFAULT_RUN_RECIPE = "clusterfit"
+
+
 @app.command()
 def run(
-    recipe: str = typer.Argument(..., help="Recipe name (see `ssl recipes list`)."),
+    recipe: str = typer.Argument(DEFAULT_RUN_RECIPE, help="Recipe name (see `ssl recipes list`)."),
     overrides: Optional[List[str]] = typer.Argument(None, help=OVERRIDES_HELP, show_default=False),
     data: Optional[str] = typer.Option(None, "--data", help="fashion-mnist, digits, or an image folder.", show_default="the recipe's data.source"),
     out: Optional[Path] = typer.Option(None, "--out", help="Run folder.", show_default="runs/RECIPE"),
@@ -81,7 +87,8 @@ def run(
 
     Writes OUT/results.json, OUT/report.md, OUT/loss_curve.png, OUT/config.yaml, OUT/checkpoints/.
 
-    Example: ssl run simclr --data ./my-images --out runs/mine data.image_size=64 benchmark.knn.k=20
+    Examples: ssl run (ClusterFit from pixel clusters on Fashion-MNIST);
+    ssl run simclr --data ./my-images --out runs/mine data.image_size=64 benchmark.knn.k=20
     """
     import time
 
@@ -91,6 +98,8 @@ def run(
     from ssl_cli.progress_bar import progress_bar
 
     started = time.perf_counter()
+    if "=" in recipe:  # `ssl run key=value ...`: no recipe named, the first override took its place
+        recipe, overrides = DEFAULT_RUN_RECIPE, [recipe, *(overrides or [])]
     bench_items, recipe_items = suites.split_overrides(list(overrides or []))
     suite = suites.load_protocol(suites.ProbeSuite(), bench_items)
     cfg = _load_recipe_config(recipe, recipe_items, data, config_file)

@@ -90,6 +90,12 @@ def _data_lines(results: Mapping[str, object]) -> list[str]:
     return lines + [""]
 
 
+#: config sections "Recipe actually run" already covers (a row each, or folded into the batch,
+#: length and seed rows, or not about the recipe: the monitor); a recipe's other sections (e.g.
+#: ClusterFit's ``clusterfit``) get one row each.
+_SHOWN_SECTIONS = frozenset({"model", "optim", "schedule", "loss", "views", "data", "train", "monitor"})
+
+
 def _recipe_lines(results: Mapping[str, object]) -> list[str]:
     config, pretrain = results.get("config"), results.get("pretrain")
     if not isinstance(config, Mapping):
@@ -109,7 +115,9 @@ def _recipe_lines(results: Mapping[str, object]) -> list[str]:
         ("recipe", results.get("recipe")), ("model", values("model")), ("optimizer", values("optim")),
         ("schedule", values("schedule")), ("loss", values("loss")),
         ("batch", f"{data.get('batch_size')} images x {data.get('image_size')} px"),
-        ("augmentations / views", values("views")), ("length", length),
+        ("augmentations / views", values("views")),
+        *((name, values(name)) for name, part in config.items() if name not in _SHOWN_SECTIONS and isinstance(part, Mapping)),
+        ("length", length),
         ("precision", pretrain.get("precision")), ("seed", train.get("seed")),
         ("wall time", f"{_cell(pretrain.get('minutes'))} min pretraining, {_cell(results.get('total_minutes'))} min in all"),
     ]  # fmt: skip
