@@ -11,8 +11,8 @@ DINO's teacher) and for the same architecture at random init, kNN with its initi
 statistics and with them re-estimated (a random trunk's kNN depends strongly on them; "beats
 random init" compares with the better). The random-init probes are measured once per data set,
 seed and architecture and shared by the recipes that use it. No hyper-parameter is chosen here: every recipe
-runs its documented defaults. ClusterFit clusters the features of the RotNet checkpoint this
-script trained first (``--clusterfit-from``).
+runs its documented defaults. ClusterFit clusters pixels (its default), or with
+``--clusterfit-from RECIPE`` the features of that recipe's checkpoint, trained first.
 
 Writes ``benchmarks/results/methods_table.json`` and ``.md`` (``--out``), with the command,
 commit and machine. The full table takes hours on 2 CPU cores::
@@ -139,7 +139,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--minutes", type=float, default=10.0, help="pretraining budget per recipe")
     parser.add_argument("--recipes", nargs="*", default=None, help="default: every recipe")
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results/methods_table"), help="results stem (.json, .md)")
-    parser.add_argument("--clusterfit-from", default="rotnet", help="recipe whose checkpoint ClusterFit clusters (trained first)")
+    parser.add_argument("--clusterfit-from", default="pixels", help="pixels (the recipe's default), or the recipe whose checkpoint ClusterFit clusters (trained first)")
     args = parser.parse_args(argv)
     names = args.recipes or ssl_train.list_recipes()
     unknown = [n for n in names if n not in ssl_train.list_recipes()]
@@ -155,7 +155,7 @@ def main(argv: list[str] | None = None) -> int:
         runs = Path(work) / "runs"  # checkpoints and per-run reports stay out of the repository
         for name in names:
             extra: list[str] = []
-            if name == "clusterfit":
+            if name == "clusterfit" and args.clusterfit_from != "pixels":
                 extra = [f"clusterfit.checkpoint={runs / args.clusterfit_from / 'checkpoints' / 'final.pt'}"]
             print(f"methods_table: {name} ({args.minutes} min budget)", file=sys.stderr, flush=True)
             try:
