@@ -78,3 +78,35 @@ def test_digits_and_missing_paths() -> None:
         open_split("/nonexistent/folder", "train", 8)
     with pytest.raises(FileNotFoundError, match="cifar10"):
         open_split("cifar10:/nonexistent", "train", 8)
+
+
+@pytest.mark.parametrize(("size", "limit", "normalize", "shuffle_seed"), [(32, 300, True, None), (8, 0, False, 3), (20, 0, True, 1)])
+def test_in_memory_batches_equal_the_per_image_path(size: int, limit: int, normalize: bool, shuffle_seed: int | None) -> None:
+    """Digits are held in memory: feature_batches transforms whole batches, and must give exactly
+    the batches (values, dtype, order, labels, indices) of the per-image DataLoader it replaces,
+    and the pixels torchvision computes from the raw images one at a time."""
+    import ssl_data
+    from torch.utils.data import DataLoader
+    from torchvision.transforms.v2 import functional as F
+
+    split = open_split("digits", "train", size, limit=limit, normalize=normalize)
+    assert split.in_memory is not None
+    fast = list(feature_batches(split, 64, shuffle_seed=shuffle_seed))
+    generator = None if shuffle_seed is None else torch.Generator().manual_seed(shuffle_seed)
+    slow = list(DataLoader(split.dataset, batch_size=64, shuffle=generator is not None, generator=generator))
+    assert len(fast) == len(slow)
+    for (x, y, i), (x_ref, y_ref, i_ref) in zip(fast, slow):
+        assert x.dtype == x_ref.dtype and torch.equal(x, x_ref)
+        assert torch.equal(y, y_ref) and torch.equal(i, i_ref)
+    images, labels = ssl_data.load_digits("train")
+    x, y, i = fast[0]
+    if limit:  # indices are positions in the limited split; map them back through its subset
+        raw_index = [split.dataset.source.indices[int(j)] for j in i[:5]]
+    else:
+        raw_index = [int(j) for j in i[:5]]
+    for row, j in enumerate(raw_index):
+        image = F.resize(images[j].unsqueeze(0).expand(3, -1, -1), [size], antialias=True)
+        if normalize:
+            image = F.normalize(F.to_dtype(image, torch.float32, scale=True), MEAN.flatten().tolist(), STD.flatten().tolist())
+        assert torch.equal(x[row], image)
+        assert int(y[row]) == int(labels[j])

@@ -27,6 +27,7 @@ def linear_probe(
     num_classes: int | None = None,
     seed: int = 0,
     progress: ProgressFn | None = None,
+    return_predictions: bool = False,
 ) -> dict[str, object]:
     """Train a linear classifier on frozen features and report test accuracy.
 
@@ -41,7 +42,8 @@ def linear_probe(
 
     Returns:
         ``{"top1": %, "top5": %, "train_loss": [per-epoch mean], "epochs", "lr", "batch_size",
-        "weight_decay", "seconds"}``.
+        "weight_decay", "seconds"}``, plus ``"predictions"`` (int64 ``[M]``, the arg-max class of
+        every test row) with ``return_predictions=True``.
     """
     train_x, train_y, test_x, test_y, classes = check_splits(
         train_features, train_labels, test_features, test_labels, num_classes
@@ -64,4 +66,6 @@ def linear_probe(
         weight_decay=weight_decay,
         seconds=time.perf_counter() - start,
     )
+    if return_predictions:
+        result["predictions"] = logits.argmax(dim=1)
     return result

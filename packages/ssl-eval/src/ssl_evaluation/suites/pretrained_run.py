@@ -15,7 +15,7 @@ import torch
 from torch import nn
 
 from ssl_evaluation.suites.pixel_baselines import pixel_knn_baselines
-from ssl_evaluation.suites.probes import data_record, open_probe_data, probe_protocol, probe_trunk
+from ssl_evaluation.suites.probes import data_record, open_probe_data, probe_features, probe_protocol, split_features
 from ssl_evaluation.progress import ProgressFn
 from ssl_evaluation.suites.protocols import ProbeSuite
 from ssl_evaluation.suites.random_init_probes import random_init_probes
@@ -23,9 +23,8 @@ from ssl_evaluation.suites.report_data import (
     ViewPlanLike,
     augmented_views,
     class_names,
+    confusion_matrix,
     embed_2d,
-    linear_confusion,
-    split_features,
 )
 
 __all__ = ["benchmark_pretrained"]
@@ -82,12 +81,16 @@ def benchmark_pretrained(
     started = time.perf_counter() if started is None else started
     suite = suite or ProbeSuite()
     train, test = open_probe_data(data, image_size, suite)
+    t0 = time.perf_counter()
+    features = split_features(trunk, train, test, suite, progress, autocast_dtype)  # also the figures'
+    extract_seconds = round(time.perf_counter() - t0, 1)
+    metrics, predictions = probe_features(features, suite, _RUN_PROBES, progress)
     results: dict[str, Any] = {
         "recipe": recipe,
         "data": data_record(data, image_size, train, test),
         "pretrain": {**dict(pretrain), **_run_record(run)},
         **({"config": dict(config)} if config is not None else {}),
-        "benchmarks": probe_trunk(trunk, train, test, suite, _RUN_PROBES, progress, autocast_dtype),
+        "benchmarks": {"feature_dim": metrics.pop("feature_dim"), "extract_seconds": extract_seconds, **metrics},
     }
     protocol = probe_protocol(suite, _RUN_PROBES)
     if suite.random_init_baseline and random_trunk is not None:
@@ -111,8 +114,8 @@ def benchmark_pretrained(
     )
     results["protocol"] = protocol
     results["verdict"] = _verdict(round_numbers(results))  # differences of the numbers shown
-    embedding, views = _figure_data(results, trunk, train, test, suite, autocast_dtype, data, image_size,
-                                    view_plan, augment_batch, _seed(config))  # fmt: skip
+    embedding, views = _figure_data(results, features, predictions, train, data, image_size, view_plan, augment_batch,
+                                    _seed(config))  # fmt: skip
     results["environment"] = {
         "torch": torch.__version__, "threads": torch.get_num_threads(), "python": platform.python_version(),
         "machine": platform.machine(), "precision": "bf16" if autocast_dtype == torch.bfloat16 else "fp32",
@@ -174,17 +177,17 @@ def _verdict(results: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _figure_data(
-    results: dict[str, Any], trunk: nn.Module, train: Any, test: Any, suite: ProbeSuite,
-    autocast_dtype: torch.dtype | None, data: str, image_size: int, view_plan: ViewPlanLike | None,
-    augment_batch: Callable[..., Sequence[torch.Tensor]] | None, seed: int | None,
+    results: dict[str, Any], features: tuple[torch.Tensor, ...], predictions: torch.Tensor, train: Any, data: str,
+    image_size: int, view_plan: ViewPlanLike | None, augment_batch: Callable[..., Sequence[torch.Tensor]] | None,
+    seed: int | None,
 ) -> tuple[dict[str, Any], dict[str, Any] | None]:  # fmt: skip
-    """Confusion matrix (into ``results["linear_confusion"]``), the t-SNE embedding and the views
-    grid's images, from the pretrained trunk's features and the run's data."""
+    """Confusion matrix of the linear probe's ``predictions`` (into ``results["linear_confusion"]``),
+    the t-SNE embedding of the pretrained trunk's test ``features`` and the views grid's images."""
     t0 = time.perf_counter()
-    train_x, train_y, test_x, test_y = split_features(trunk, train, test, suite, autocast_dtype)
+    _, train_y, test_x, test_y = features
     num_classes = int(max(int(train_y.max()), int(test_y.max()))) + 1
     names = class_names(train, num_classes)
-    matrix, top1 = linear_confusion(train_x, train_y, test_x, test_y, suite, num_classes)
+    matrix, top1 = confusion_matrix(test_y, predictions, num_classes)
     results["linear_confusion"] = {"classes": names, "matrix": matrix.tolist(), "top1": top1}
     points, labels, method = embed_2d(test_x, test_y, seed=seed or 0)
     embedding = {"points": points, "labels": labels, "classes": names, "method": method}

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from torch import nn
+from torch import Tensor, nn
 
 from ssl_evaluation.suites.benchmark_data import BenchmarkSplit, feature_batches, open_split
 from ssl_evaluation.suites.checkpoint_trunk import checkpoint_trunk, resolve_image_size
@@ -17,7 +17,9 @@ from ssl_evaluation.progress import ProgressFn
 from ssl_evaluation.suites.protocol_loader import protocol_dict
 from ssl_evaluation.suites.protocols import ProbeSuite
 
-__all__ = ["PROBES", "data_record", "open_probe_data", "probe_protocol", "probe_trunk", "run_probes"]
+__all__ = [
+    "PROBES", "data_record", "open_probe_data", "probe_features", "probe_protocol", "probe_trunk", "run_probes", "split_features",
+]
 
 #: the probes of ``ssl benchmark NAME``
 PROBES: dict[str, tuple[str, ...]] = {
@@ -48,6 +50,74 @@ def data_record(data: str, image_size: int, train: BenchmarkSplit, test: Benchma
     }  # fmt: skip
 
 
+def split_features(
+    trunk: nn.Module,
+    train: BenchmarkSplit,
+    test: BenchmarkSplit,
+    suite: ProbeSuite,
+    progress: ProgressFn | None = None,
+    autocast_dtype: torch.dtype | None = None,
+) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+    """Pooled features of both splits with the frozen ``trunk`` (streamed, eval mode):
+    ``(train [N, D], train labels [N], test [M, D], test labels [M])``."""
+    import ssl_evaluation
+
+    ex = suite.extraction
+    trunk = trunk.eval()
+    train_x, train_y = ssl_evaluation.extract_features(
+        trunk, feature_batches(train, ex.batch_size, ex.num_workers, progress, "features (train)"),
+        autocast_dtype=autocast_dtype,
+    )
+    test_x, test_y = ssl_evaluation.extract_features(
+        trunk, feature_batches(test, ex.batch_size, ex.num_workers, progress, "features (test)"),
+        autocast_dtype=autocast_dtype,
+    )
+    return train_x, train_y, test_x, test_y
+
+
+def probe_features(
+    features: tuple[Tensor, Tensor, Tensor, Tensor],
+    suite: ProbeSuite,
+    which: Sequence[str] = ("knn", "linear"),
+    progress: ProgressFn | None = None,
+) -> tuple[dict[str, Any], Tensor | None]:
+    """Run the probes in ``which`` on ``features`` (:func:`split_features`' tuple).
+
+    Returns:
+        ``({"feature_dim", "knn": {...}, ...}, the linear probe's predicted class of every test
+        row, int64 [M], or None when "linear" is not in which)``.
+    """
+    import ssl_evaluation
+
+    unknown = [w for w in which if w not in PROBES["all"]]
+    if unknown:
+        raise ValueError(f"unknown probe(s) {unknown}; choose from {', '.join(PROBES['all'])}")
+    train_x, train_y, test_x, test_y = features
+    out: dict[str, Any] = {"feature_dim": int(train_x.shape[1])}
+    predictions = None
+    if "knn" in which:
+        knn = ssl_evaluation.knn_classify(train_x, train_y, test_x, test_y, k=suite.knn.k, temperature=suite.knn.temperature,
+                                          progress=progress)
+        out["knn"] = {"top1": knn["top1"], "top5": knn["top5"]}
+    if "linear" in which:
+        lp = suite.linear
+        lin = ssl_evaluation.linear_probe(
+            train_x, train_y, test_x, test_y, epochs=lp.epochs, lr=lp.lr, batch_size=lp.batch_size,
+            momentum=lp.momentum, weight_decay=lp.weight_decay, progress=progress, return_predictions=True,
+        )  # fmt: skip
+        out["linear"] = {"top1": lin["top1"], "top5": lin["top5"]}
+        predictions = lin["predictions"]
+    if "clustering" in which:
+        cp = suite.clustering
+        num_classes = int(max(int(train_y.max()), int(test_y.max()))) + 1
+        clusters = ssl_evaluation.cluster_features(
+            test_x, test_y, num_clusters=cp.num_clusters or num_classes, n_iter=cp.n_iter, seed=cp.seed,
+            l2_normalize=cp.l2_normalize, progress=progress,
+        )  # fmt: skip
+        out["clustering"] = {k: clusters[k] for k in ("num_clusters", "nmi", "ari")}
+    return out, predictions  # type: ignore[return-value]
+
+
 def probe_trunk(
     trunk: nn.Module,
     train: BenchmarkSplit,
@@ -59,43 +129,14 @@ def probe_trunk(
 ) -> dict[str, Any]:
     """Extract pooled features of both splits with the frozen ``trunk`` (streamed), then run the
     probes in ``which``. Returns ``{"feature_dim", "extract_seconds", "knn": {...}, ...}``."""
-    import ssl_evaluation
-
     unknown = [w for w in which if w not in PROBES["all"]]
     if unknown:
         raise ValueError(f"unknown probe(s) {unknown}; choose from {', '.join(PROBES['all'])}")
-    ex = suite.extraction
-    trunk = trunk.eval()
     t0 = time.perf_counter()
-    train_x, train_y = ssl_evaluation.extract_features(
-        trunk, feature_batches(train, ex.batch_size, ex.num_workers, progress, "features (train)"),
-        autocast_dtype=autocast_dtype,
-    )
-    test_x, test_y = ssl_evaluation.extract_features(
-        trunk, feature_batches(test, ex.batch_size, ex.num_workers, progress, "features (test)"),
-        autocast_dtype=autocast_dtype,
-    )
-    out: dict[str, Any] = {"feature_dim": int(train_x.shape[1]), "extract_seconds": round(time.perf_counter() - t0, 1)}
-    if "knn" in which:
-        knn = ssl_evaluation.knn_classify(train_x, train_y, test_x, test_y, k=suite.knn.k, temperature=suite.knn.temperature,
-                                          progress=progress)
-        out["knn"] = {"top1": knn["top1"], "top5": knn["top5"]}
-    if "linear" in which:
-        lp = suite.linear
-        lin = ssl_evaluation.linear_probe(
-            train_x, train_y, test_x, test_y, epochs=lp.epochs, lr=lp.lr, batch_size=lp.batch_size,
-            momentum=lp.momentum, weight_decay=lp.weight_decay, progress=progress,
-        )  # fmt: skip
-        out["linear"] = {"top1": lin["top1"], "top5": lin["top5"]}
-    if "clustering" in which:
-        cp = suite.clustering
-        num_classes = int(max(int(train_y.max()), int(test_y.max()))) + 1
-        clusters = ssl_evaluation.cluster_features(
-            test_x, test_y, num_clusters=cp.num_clusters or num_classes, n_iter=cp.n_iter, seed=cp.seed,
-            l2_normalize=cp.l2_normalize, progress=progress,
-        )  # fmt: skip
-        out["clustering"] = {k: clusters[k] for k in ("num_clusters", "nmi", "ari")}
-    return out
+    features = split_features(trunk, train, test, suite, progress, autocast_dtype)
+    extract_seconds = round(time.perf_counter() - t0, 1)
+    metrics, _ = probe_features(features, suite, which, progress)
+    return {"feature_dim": metrics.pop("feature_dim"), "extract_seconds": extract_seconds, **metrics}
 
 
 def probe_protocol(suite: ProbeSuite, which: Sequence[str]) -> dict[str, Any]:

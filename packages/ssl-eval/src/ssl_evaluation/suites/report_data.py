@@ -1,6 +1,6 @@
-"""What the run report's figures are drawn from, computed from the run's own trunk and data:
-pooled features of both splits, the linear probe's test predictions (confusion matrix), a 2-D
-embedding of test features, and augmented views of a few training images."""
+"""What the run report's figures are drawn from, computed from the run's own trunk and data: the
+linear probe's test predictions as a confusion matrix, a 2-D embedding of test features, and
+augmented views of a few training images."""
 
 from __future__ import annotations
 
@@ -9,12 +9,11 @@ from typing import Any, Protocol
 
 import numpy as np
 import torch
-from torch import Tensor, nn
+from torch import Tensor
 
-from ssl_evaluation.suites.benchmark_data import BenchmarkSplit, feature_batches, open_split
-from ssl_evaluation.suites.protocols import ProbeSuite
+from ssl_evaluation.suites.benchmark_data import BenchmarkSplit, open_split
 
-__all__ = ["ViewPlanLike", "augmented_views", "class_names", "embed_2d", "linear_confusion", "split_features"]
+__all__ = ["ViewPlanLike", "augmented_views", "class_names", "confusion_matrix", "embed_2d"]
 
 
 class ViewPlanLike(Protocol):
@@ -26,33 +25,13 @@ class ViewPlanLike(Protocol):
     def batched_augments(self) -> list[Any]: ...
 
 
-def split_features(
-    trunk: nn.Module, train: BenchmarkSplit, test: BenchmarkSplit, suite: ProbeSuite, autocast_dtype: torch.dtype | None
-) -> tuple[Tensor, Tensor, Tensor, Tensor]:
-    """Frozen pooled features ``(train [N, D], train labels [N], test [M, D], test labels [M])``."""
-    import ssl_evaluation
-
-    ex = suite.extraction
-    train_x, train_y = ssl_evaluation.extract_features(trunk, feature_batches(train, ex.batch_size, ex.num_workers), autocast_dtype=autocast_dtype)
-    test_x, test_y = ssl_evaluation.extract_features(trunk, feature_batches(test, ex.batch_size, ex.num_workers), autocast_dtype=autocast_dtype)
-    return train_x, train_y, test_x, test_y
-
-
-def linear_confusion(
-    train_x: Tensor, train_y: Tensor, test_x: Tensor, test_y: Tensor, suite: ProbeSuite, num_classes: int
-) -> tuple[np.ndarray, float]:
-    """The suite's linear probe (the same head, schedule and seed as
-    :func:`ssl_evaluation.linear_probe`) trained again to keep its test predictions.
+def confusion_matrix(test_y: Tensor, predicted: Tensor, num_classes: int) -> tuple[np.ndarray, float]:
+    """Counts of (true class, predicted class) over the test rows: ``test_y`` and ``predicted``
+    int64 ``[M]``.
 
     Returns:
         ``(confusion [C, C] counts, rows true class / columns predicted, top-1 % of these predictions)``.
     """
-    import ssl_evaluation
-
-    lp = suite.linear
-    config = ssl_evaluation.HeadConfig(optimizer="sgd", lr=lp.lr, scheduler="cosine", momentum=lp.momentum, weight_decay=lp.weight_decay)
-    heads = ssl_evaluation.train_linear_heads(train_x, train_y, [config], num_classes, epochs=lp.epochs, batch_size=lp.batch_size)
-    predicted = ssl_evaluation.predict_logits(heads, test_x)[0].argmax(dim=1)
     matrix = np.zeros((num_classes, num_classes), dtype=np.int64)
     np.add.at(matrix, (test_y.numpy(), predicted.numpy()), 1)
     return matrix, float(100.0 * (predicted == test_y).float().mean())

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import io
 import sys
-import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path

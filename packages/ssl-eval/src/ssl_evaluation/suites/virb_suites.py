@@ -38,7 +38,7 @@ from torch import nn
 
 from ssl_data.sources import open_image
 
-from ssl_evaluation.suites.benchmark_data import BenchmarkSplit, feature_batches
+from ssl_evaluation.suites.benchmark_data import BenchmarkSplit
 from ssl_evaluation.suites.image_splits import (
     ImageData,
     checked_trunk,
