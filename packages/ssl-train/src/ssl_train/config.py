@@ -153,8 +153,8 @@ class TrainConfig:
     """Also checkpoint every N steps (0: at the end of each epoch only)."""
     log_every_steps: int = 10
     threads: int = 0
-    """torch intra-op threads (0: torch's default, or the host's cores divided among its ranks; a
-    resumed run keeps the count it started with)."""
+    """torch intra-op threads (0: torch's default less the cores other work keeps busy at start-up,
+    or the host's cores divided among its ranks; a resumed run keeps the count it started with)."""
     tensorboard: bool = True
     channels_last: bool | str = False
     """Train in the channels-last memory format: ``true``, ``false`` or ``auto`` (time a few

@@ -29,7 +29,7 @@ from ssl_train.recipes.base import EpochContext, Method, Recipe, StepContext
 from ssl_train.run_lock import RunLock
 from ssl_train.runtime import (
     RuntimeChoices, autocast_factory, precision_default_dtype, precision_reason, resolve_channels_last, resolve_device,
-    resolve_precision, resolve_threads, threads_reason,
+    resolve_precision, resolve_threads,
 )  # fmt: skip
 from ssl_train.sharded_checkpoint import DCP_SUFFIX, load_sharded, save_sharded, unshard_into
 from ssl_train.schedules import Constant, Schedule, value_at_step
@@ -215,7 +215,7 @@ def _run(spec: Recipe, cfg: Any, out: Path, resume: bool | str, progress: bool, 
         torch.cuda.set_device(device)
     precision = resolve_precision(cfg.train.precision, device)
     autocast = autocast_factory(device, precision)
-    threads = resolve_threads(cfg.train.threads, info.local_world_size)
+    threads, threads_how = resolve_threads(cfg.train.threads, info.local_world_size)
     torch.set_num_threads(threads)
     last = out / "checkpoints" / LAST_NAME
     payload = read_checkpoint(last, spec.name) if resume else None
@@ -287,7 +287,6 @@ def _run(spec: Recipe, cfg: Any, out: Path, resume: bool | str, progress: bool, 
         for stale in (out / "checkpoints").glob(".*.tmp"):
             stale.unlink(missing_ok=True)
     try:
-        threads_how = threads_reason(cfg.train.threads, info.local_world_size)
         if payload is not None:
             check_resume_config(payload, config_dict, last)
             load_train_checkpoint(payload, state, rank=info.rank)

@@ -16,7 +16,7 @@ from ssl_train.config import ConfigError
 
 __all__ = [
     "PRECISIONS", "RuntimeChoices", "autocast_factory", "cpu_has_fast_bf16", "precision_default_dtype", "precision_reason",
-    "resolve_channels_last", "resolve_device", "resolve_precision", "resolve_threads", "threads_reason",
+    "busy_cores_elsewhere", "resolve_channels_last", "resolve_device", "resolve_precision", "resolve_threads",
 ]  # fmt: skip
 
 PRECISIONS = ("auto", "fp32", "bf16", "fp16", "fp64")
@@ -109,29 +109,62 @@ def precision_default_dtype(name: str) -> Iterator[None]:
         torch.set_default_dtype(previous)
 
 
-def resolve_threads(requested: int, local_world_size: int) -> int:
-    """torch intra-op threads: ``requested`` when > 0; with several ranks on a host, the cores
-    this process may use divided among them (at least 1); otherwise torch's default.
+def busy_cores_elsewhere(samples: int = 7, interval: float = 0.03) -> int:
+    """Cores other processes keep busy right now: the median over ``samples`` readings of the
+    machine's runnable threads (``procs_running`` of ``/proc/stat``) less this process's own
+    runnable threads; 0 where ``/proc`` cannot be read (not Linux)."""
+    import statistics
+    import time
 
-    The count is deterministic (results depend on it at float precision, so a run must not pick
-    it from a timing). What keeps a shared machine from collapsing is ``OMP_WAIT_POLICY=PASSIVE``
-    (set by the ``ssl`` command and the dev environment before torch loads): waiting OpenMP
-    threads sleep instead of spinning on cores other processes need."""
+    readings = []
+    for i in range(samples):
+        try:
+            with open("/proc/stat") as stat:
+                line = next((row for row in stat if row.startswith("procs_running ")), None)
+            own = sum(_running(task) for task in Path("/proc/self/task").iterdir())
+        except OSError:
+            return 0
+        if line is None:
+            return 0
+        readings.append(int(line.split()[1]) - max(1, own))
+        if i + 1 < samples:
+            time.sleep(interval)
+    return max(0, int(statistics.median(readings)))
+
+
+def _running(task: Path) -> bool:
+    """Whether a ``/proc/PID/task/TID`` thread is runnable (state ``R``; gone: not running)."""
+    try:
+        stat = (task / "stat").read_text()
+    except OSError:
+        return False
+    return stat[stat.rindex(")") + 2:].startswith("R")
+
+
+def resolve_threads(requested: int, local_world_size: int) -> tuple[int, str]:
+    """torch intra-op threads and how they were chosen (``"set"`` or ``"auto: ..."``):
+    ``requested`` when > 0; with several ranks on a host, the cores this process may use divided
+    among them (at least 1); otherwise torch's default, less the cores other work keeps busy at
+    start-up (:func:`busy_cores_elsewhere`; at least 1).
+
+    Why the last rule: OpenMP threads of one process wait for each other at every parallel
+    region, so a process with more threads than free cores waits for the scheduler at every
+    operator; with one other busy process on a 2-core machine a training step was measured 9.5x
+    slower at 2 threads than at 1. ``OMP_WAIT_POLICY=PASSIVE`` (set by the ``ssl`` command and the
+    dev environment before torch loads) keeps waiting threads from spinning on the cores others
+    need. Results depend on the count at float precision: a resumed run keeps the count it started
+    with, and ``train.threads`` fixes it."""
     if requested > 0:
-        return requested
+        return requested, "set"
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
     if local_world_size > 1:
-        return max(1, cores // local_world_size)
-    return torch.get_num_threads()
-
-
-def threads_reason(requested: int, local_world_size: int) -> str:
-    """How :func:`resolve_threads` chose: ``"set"`` or ``"auto: ..."``."""
-    if requested > 0:
-        return "set"
-    if local_world_size > 1:
-        return f"auto: the cores shared by {local_world_size} ranks on this host"
-    return "auto: torch's default"
+        return max(1, cores // local_world_size), f"auto: the cores shared by {local_world_size} ranks on this host"
+    default = torch.get_num_threads()
+    busy = busy_cores_elsewhere()
+    free = max(1, (os.cpu_count() or cores) - busy)
+    if busy == 0 or free >= default:
+        return default, "auto: torch's default"
+    return free, f"auto: {busy} of {os.cpu_count() or cores} cores busy with other work at start-up"
 
 
 def resolve_channels_last(value: bool | str) -> bool | None:
@@ -166,4 +199,5 @@ class RuntimeChoices:
     def compute_text(self, device: torch.device) -> str:
         """``"cpu, 2 threads (auto: torch's default), channels_last off (set)"``."""
         fmt = "on" if self.channels_last else "off"
-        return f"{device}, {self.threads} threads ({self.threads_how}), channels_last {fmt} ({self.channels_last_how})"
+        threads = f"{self.threads} thread{'s' if self.threads != 1 else ''}"
+        return f"{device}, {threads} ({self.threads_how}), channels_last {fmt} ({self.channels_last_how})"
