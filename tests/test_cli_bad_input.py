@@ -18,7 +18,7 @@ from cli_runner import ssl_in_process
 
 # ------------------------------------------------------------------ shared inputs (read-only)
 
-TINY_PRETRAIN = ["model.width_multiplier=0.125", "data.image_size=16", "data.batch_size=32", "data.limit=64",
+TINY_PRETRAIN = ["train.precision=fp32", "model.width_multiplier=0.125", "data.image_size=16", "data.batch_size=32", "data.limit=64",
                  "train.epochs=1", "--no-progress"]
 
 

@@ -9,7 +9,7 @@ from cli_runner import run_ssl
 
 TINY = [
     "data.source=digits", "data.image_size=16", "data.batch_size=16", "data.limit=128", "data.num_workers=0",
-    "model.width_multiplier=0.125", "model.head_hidden_dim=32", "model.projection_dim=16",
+    "train.precision=fp32", "model.width_multiplier=0.125", "model.head_hidden_dim=32", "model.projection_dim=16",
     "train.epochs=1", "train.tensorboard=false", "monitor.knn_every_epochs=0",
 ]
 

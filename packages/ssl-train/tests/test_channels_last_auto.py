@@ -48,7 +48,7 @@ def test_auto_is_measured_reported_recorded_and_kept_by_a_resume(tmp_path, capsy
     header = capsys.readouterr().err
     match = HEADER.search(header)
     assert match, header
-    assert re.search(r"(fp32|bf16) \(auto: the CPU has", header) and re.search(r"\d+ threads? \(auto: ", header)
+    assert re.search(r"\d+ threads? \(auto: ", header), header
     chosen = match.group(1) == "on"
     assert (match.group(2) == "channels_last") == chosen  # the winner is named first and chosen
     saved_yaml = yaml.safe_load((tmp_path / "b" / "config.yaml").read_text())

@@ -52,12 +52,14 @@ def test_pixel_clusters_follow_the_classes_of_digits(tmp_path) -> None:
     cfg = load_config(ssl_train.get_recipe(name).config_class(), base + ["train.epochs=1", "data.limit=320", "clusterfit.num_clusters=20"])
     pretrain(name, cfg, tmp_path / "a", progress=False)
     pseudo = _pseudo_labels(tmp_path / "a")
-    assert pseudo.shape == (320,) and int(pseudo.min()) >= 0 and len(set(pseudo.tolist())) > 10
+    assert pseudo.shape == (1, 320)
+    pseudo = pseudo[0]
+    assert int(pseudo.min()) >= 0 and len(set(pseudo.tolist())) > 10
     truth = _limited_digit_labels(cfg)
     purity = sum(np.bincount(truth[pseudo == c]).max() for c in set(pseudo.tolist())) / len(truth)
     assert purity > 0.6, f"cluster purity {purity:.2f}"
     pretrain(name, cfg, tmp_path / "b", progress=False)
-    assert torch.equal(_pseudo_labels(tmp_path / "b"), pseudo)
+    assert torch.equal(_pseudo_labels(tmp_path / "b")[0], pseudo)
 
 
 def _pseudo_labels(run_dir) -> torch.Tensor:
@@ -85,3 +87,25 @@ def test_automatic_cluster_count_and_bad_values() -> None:
         recipe.build(load_config(recipe.config_class(), base + ["loss.label_smoothing=1.0"]))
     with pytest.raises(ConfigError, match="num_clusters"):
         recipe.build(load_config(recipe.config_class(), base + ["clusterfit.num_clusters=-1"]))
+
+
+def test_several_clusterings_are_different_partitions_each_learned_by_its_own_head(tmp_path) -> None:
+    """num_clusterings=2: two k-means runs (different seeds) of the same pixels give two
+    different partitions, both far from chance, and the model gets one classifier per partition."""
+    name = "clusterfit"
+    base = [o for o in TINY[name] if not o.startswith("clusterfit.")]
+    overrides = ["train.epochs=1", "data.limit=320", "clusterfit.num_clusters=20", "clusterfit.num_clusterings=2"]
+    cfg = load_config(ssl_train.get_recipe(name).config_class(), base + overrides)
+    pretrain(name, cfg, tmp_path / "a", progress=False)
+    pseudo = _pseudo_labels(tmp_path / "a")
+    assert pseudo.shape == (2, 320) and int(pseudo.min()) >= 0
+    assert not torch.equal(pseudo[0], pseudo[1])
+    truth = _limited_digit_labels(cfg)
+    for labels in pseudo:
+        purity = sum(np.bincount(truth[labels == c]).max() for c in set(labels.tolist())) / len(truth)
+        assert purity > 0.6, f"cluster purity {purity:.2f}"
+    payload = torch.load(tmp_path / "a" / "checkpoints" / "last.pt", weights_only=True)
+    heads = [k for k in payload["train_state"]["method"] if k.startswith("model.heads.") and k.endswith("weight")]
+    assert len({k.split(".")[2] for k in heads}) == 2, heads
+    with pytest.raises(ConfigError, match="num_clusterings"):
+        ssl_train.get_recipe(name).build(load_config(ssl_train.get_recipe(name).config_class(), base + ["clusterfit.num_clusterings=0"]))

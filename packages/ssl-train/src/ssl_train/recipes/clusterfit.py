@@ -62,6 +62,9 @@ class ClusterFitStageOneConfig:
     """0: one per ``IMAGES_PER_CLUSTER`` training images (at least 2). VISSL: 16,000 for ImageNet."""
     pixels_pca_dim: int = 256
     """Pixel features (no checkpoint): principal components kept before k-means."""
+    num_clusterings: int = 1
+    """Independent k-means runs of the same features (seeds ``seed``, ``seed + 1``, ...), each with
+    its own linear classifier; the loss is their mean (DeepClusterV2's several prototype heads)."""
     kmeans_iters: int = 50
     seed: int = 0
 
@@ -111,7 +114,8 @@ class ClusterFitConfig:
 
 
 class ClusterFit(Method):
-    """Online model = fresh trunk + linear classifier over the clusters; ``pseudo_labels`` [N]."""
+    """Online model = fresh trunk + one linear classifier over the clusters per clustering;
+    ``pseudo_labels`` [num_clusterings, N]."""
 
     pseudo_labels: Tensor
 
@@ -131,11 +135,14 @@ class ClusterFit(Method):
         if not 1 <= self.num_clusters <= num_train_samples:
             raise ConfigError(f"clusterfit.num_clusters must be 0 (automatic) or in [1, {num_train_samples}] (the training images), "
                               f"got {c.num_clusters}")  # fmt: skip
+        if c.num_clusterings < 1:
+            raise ConfigError(f"clusterfit.num_clusterings must be at least 1, got {c.num_clusterings}")
         trunk = build_recipe_trunk(m.trunk, m.width_multiplier, m.small_input)
-        self.model = ssl_models.SSLModel(trunk, [ssl_models.MLPHead([trunk.num_features, self.num_clusters])])
+        heads = [ssl_models.MLPHead([trunk.num_features, self.num_clusters]) for _ in range(c.num_clusterings)]
+        self.model = ssl_models.SSLModel(trunk, heads)
         self.plan = ViewPlan((CropSpec(cfg.data.image_size, 1, (v.crop_scale_min, v.crop_scale_max), v.jitter_strength,
                                        v.p_jitter, v.p_gray, v.p_flip),))  # fmt: skip
-        self.register_buffer("pseudo_labels", torch.full((num_train_samples,), UNLABELLED, dtype=torch.int64))
+        self.register_buffer("pseudo_labels", torch.full((c.num_clusterings, num_train_samples), UNLABELLED, dtype=torch.int64))
         self.stage_one = c
         if not 0.0 <= cfg.loss.label_smoothing < 1.0:
             raise ConfigError(f"loss.label_smoothing must be in [0, 1), got {cfg.loss.label_smoothing}")
@@ -160,17 +167,20 @@ class ClusterFit(Method):
             print(f"clusterfit stage 1: k-means of {source} of {feats.shape[0]:,} images into {self.num_clusters:,} clusters",
                   file=sys.stderr, flush=True)  # fmt: skip
         feats, idx = own_rows(feats, idx, ctx)
-        labels = spherical_kmeans_labels(ssl_losses.full_precision(feats), idx, self.pseudo_labels.numel(), self.num_clusters,
-                                         self.stage_one.kmeans_iters, self.stage_one.seed, ctx)  # fmt: skip
+        labels = spherical_kmeans_labels(ssl_losses.full_precision(feats), idx, self.pseudo_labels.shape[1],
+                                         (self.num_clusters,) * self.pseudo_labels.shape[0], self.stage_one.kmeans_iters,
+                                         self.stage_one.seed, ctx)  # fmt: skip
         self.pseudo_labels.copy_(labels.to(self.pseudo_labels.device))
 
     def step(self, batch: Batch, ctx: StepContext) -> dict[str, Tensor]:
-        """Classify each image's pseudo-label; reports the accuracy too."""
-        targets = self.pseudo_labels[batch.indices]
+        """Classify each image's pseudo-label of every clustering (mean loss); reports the first
+        clustering's accuracy too."""
+        targets = self.pseudo_labels[:, batch.indices]
         with ctx.autocast():
-            (logits,) = ctx.model(batch.crops)
-        accuracy = (logits.detach().argmax(1) == targets).float().mean()
-        return {"loss": self.loss(ssl_losses.full_precision(logits), targets), "accuracy": accuracy}
+            outputs = ctx.model(batch.crops)
+        losses = [self.loss(ssl_losses.full_precision(logits), target) for logits, target in zip(outputs, targets)]
+        accuracy = (outputs[0].detach().argmax(1) == targets[0]).float().mean()
+        return {"loss": torch.stack(losses).mean(), "accuracy": accuracy}
 
 
 CLUSTERFIT = Recipe(

@@ -39,16 +39,19 @@ def own_rows(features: Tensor, indices: Tensor, ctx: EpochContext) -> tuple[Tens
     return features[mine.to(features.device)], indices[mine].to(features.device)
 
 
-def spherical_kmeans_labels(features: Tensor, indices: Tensor, num_train_samples: int, num_clusters: int,
+def spherical_kmeans_labels(features: Tensor, indices: Tensor, num_train_samples: int, num_clusters: int | tuple[int, ...],
                             iters: int, seed: int, ctx: EpochContext) -> Tensor:  # fmt: skip
     """Cluster ids int64 ``[num_train_samples]`` (-100 for samples not given) from spherical
     k-means of the L2-normalised ``features [n, D]`` of this rank's ``indices [n]`` together with
-    every other rank's (``ssl_losses.DeepClusterV2Loss``'s distributed k-means; collective)."""
+    every other rank's (``ssl_losses.DeepClusterV2Loss``'s distributed k-means; collective).
+    A tuple ``num_clusters`` runs one k-means per entry (seeds ``seed``, ``seed + 1``, ...) and
+    returns ``[len(num_clusters), num_train_samples]``."""
+    several = isinstance(num_clusters, tuple)
     kmeans = ssl_losses.DeepClusterV2Loss(
-        num_train_samples, num_crops=1, num_clusters=(num_clusters,), kmeans_iters=iters,
+        num_train_samples, num_crops=1, num_clusters=num_clusters if several else (num_clusters,), kmeans_iters=iters,
         embedding_dim=int(features.shape[1]), memory_size=max(1, int(features.shape[0])),
     ).to(features.device)  # fmt: skip
     kmeans.update_memory(features, indices)
     kmeans.cluster_memory(seed=seed)
-    return kmeans.assignments[0].clone()
+    return kmeans.assignments.clone() if several else kmeans.assignments[0].clone()
 
