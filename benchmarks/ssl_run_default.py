@@ -10,6 +10,7 @@ the same command (the commit it ran at is then given, not read from the tree)::
     hatch run python benchmarks/ssl_run_default.py            # the plain `ssl run`
     hatch run python benchmarks/ssl_run_default.py simclr
     hatch run python benchmarks/ssl_run_default.py simclr --from-run runs/simclr --commit a56d9ea
+    hatch run python benchmarks/ssl_run_default.py --output ssl_run_clusterfit_default_amx.json
 """
 
 from __future__ import annotations
@@ -34,6 +35,9 @@ def main() -> int:
     parser.add_argument("recipe", nargs="?", default=None, help="default: none, as in the plain `ssl run`")
     parser.add_argument("--from-run", type=Path, default=None, help="a finished `ssl run RECIPE --out DIR` folder")
     parser.add_argument("--commit", default=None, help="with --from-run: the commit the run was made at")
+    parser.add_argument("--output", default=None,
+                        help="file name under benchmarks/results/ (default ssl_run_<recipe>_default.json), e.g. "
+                             "to keep another machine's record beside this one")  # fmt: skip
     args = parser.parse_args()
     record = provenance(sys.argv)
     named = [args.recipe] if args.recipe else []
@@ -56,7 +60,7 @@ def main() -> int:
     results = json.loads((out / "results.json").read_text())
     record.update(command_run=" ".join(command), minutes_end_to_end=minutes or results.get("total_minutes"),
                   verdict=results["verdict"], results=results)  # fmt: skip
-    path = ROOT / "benchmarks" / "results" / f"ssl_run_{results['recipe']}_default.json"
+    path = ROOT / "benchmarks" / "results" / (args.output or f"ssl_run_{results['recipe']}_default.json")
     atomic_write_text(path, json.dumps(record, indent=2) + "\n")
     print(json.dumps({k: v for k, v in record.items() if k != "results"}, indent=2))
     return 0

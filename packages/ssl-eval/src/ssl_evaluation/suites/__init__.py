@@ -40,7 +40,7 @@ from ssl_evaluation.suites.layer_probes import (
     run_virb_grid,
 )
 from ssl_evaluation.suites.pretrained_run import benchmark_pretrained
-from ssl_evaluation.suites.probes import PROBES, probe_trunk, run_probes
+from ssl_evaluation.suites.probes import PROBES, probe_features, probe_trunk, run_probes, split_features
 from ssl_evaluation.progress import ProgressFn
 from ssl_evaluation.suites.protocol_loader import (
     ProtocolError,
@@ -87,9 +87,9 @@ __all__ = [
     "MultiLayerLinearProtocol", "ProbeSuite", "ProgressFn", "ProtocolError", "RetrievalProtocol",
     "RobustnessProtocol", "SegmentationProtocol", "SemiSupervisedProtocol", "SuiteRun", "SvmProtocol", "TransferHeadProtocol",
     "VirbGridProtocol", "VirbImageProtocol", "benchmark_pretrained", "check_detectron2_trunk", "checkpoint_trunk",
-    "download_data", "export_features", "feature_batches", "headline_metrics", "load_protocol", "load_suite", "open_split", "probe_trunk",
+    "download_data", "export_features", "feature_batches", "headline_metrics", "load_protocol", "load_suite", "open_split", "probe_features", "probe_trunk",
     "prepare_detectron2_weights", "protocol_dict", "protocol_yaml", "random_init_probes", "random_init_trunk", "reestimate_batchnorm", "resolve_image_size", "run_depth", "run_detection",
     "run_detectron2_suite", "run_finetune", "run_low_shot", "run_low_shot_transfer", "run_multi_layer_linear",
     "run_probes", "run_retrieval", "run_robustness", "run_segmentation", "run_semi_supervised", "run_suite",
-    "run_svm", "run_transfer_head", "run_virb_grid", "run_virb_image", "split_overrides", "suite_result", "write_suite_outputs",
+    "run_svm", "run_transfer_head", "run_virb_grid", "run_virb_image", "split_features", "split_overrides", "suite_result", "write_suite_outputs",
 ]
