@@ -64,7 +64,9 @@ class ClusterFitStageOneConfig:
     """Pixel features (no checkpoint): principal components kept before k-means."""
     num_clusterings: int = 1
     """Independent k-means runs of the same features (seeds ``seed``, ``seed + 1``, ...), each with
-    its own linear classifier; the loss is their mean (DeepClusterV2's several prototype heads)."""
+    its own linear classifier; the loss is their mean (DeepClusterV2's several prototype heads).
+    Held-out Fashion-MNIST training images, 14 epochs, bf16: 3 clusterings 85.00 % kNN against
+    85.10 % with 1 (``benchmarks/results/clusterfit_screening.json``), so 1 stays the default."""
     kmeans_iters: int = 50
     seed: int = 0
 
