@@ -50,6 +50,12 @@ def data_record(data: str, image_size: int, train: BenchmarkSplit, test: Benchma
     }  # fmt: skip
 
 
+def _check_probes(which: Sequence[str]) -> None:
+    unknown = [w for w in which if w not in PROBES["all"]]
+    if unknown:
+        raise ValueError(f"unknown probe(s) {unknown}; choose from {', '.join(PROBES['all'])}")
+
+
 def split_features(
     trunk: nn.Module,
     train: BenchmarkSplit,
@@ -89,9 +95,7 @@ def probe_features(
     """
     import ssl_evaluation
 
-    unknown = [w for w in which if w not in PROBES["all"]]
-    if unknown:
-        raise ValueError(f"unknown probe(s) {unknown}; choose from {', '.join(PROBES['all'])}")
+    _check_probes(which)
     train_x, train_y, test_x, test_y = features
     out: dict[str, Any] = {"feature_dim": int(train_x.shape[1])}
     predictions = None
@@ -129,9 +133,7 @@ def probe_trunk(
 ) -> dict[str, Any]:
     """Extract pooled features of both splits with the frozen ``trunk`` (streamed), then run the
     probes in ``which``. Returns ``{"feature_dim", "extract_seconds", "knn": {...}, ...}``."""
-    unknown = [w for w in which if w not in PROBES["all"]]
-    if unknown:
-        raise ValueError(f"unknown probe(s) {unknown}; choose from {', '.join(PROBES['all'])}")
+    _check_probes(which)
     t0 = time.perf_counter()
     features = split_features(trunk, train, test, suite, progress, autocast_dtype)
     extract_seconds = round(time.perf_counter() - t0, 1)
