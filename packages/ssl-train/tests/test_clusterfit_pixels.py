@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+
 import numpy as np
 import pytest
 import torch
@@ -9,6 +11,7 @@ import torch
 import ssl_train
 from ssl_train import load_config, pretrain
 from ssl_train.config import ConfigError
+from ssl_train.recipes.base import Batch, StepContext
 from ssl_train.recipes.clusterfit import IMAGES_PER_CLUSTER
 from ssl_train.recipes.pixel_features import Pixels, standardised_pca
 
@@ -109,3 +112,49 @@ def test_several_clusterings_are_different_partitions_each_learned_by_its_own_he
     assert len({k.split(".")[2] for k in heads}) == 2, heads
     with pytest.raises(ConfigError, match="num_clusterings"):
         ssl_train.get_recipe(name).build(load_config(ssl_train.get_recipe(name).config_class(), base + ["clusterfit.num_clusterings=0"]))
+
+
+def test_reclustering_replaces_the_pixel_labels_with_clusters_of_the_trunk(tmp_path, capfd) -> None:
+    """recluster_every=1: at the start of epoch 2 the pseudo-labels become k-means of the online
+    trunk's features (said on stderr): another partition than the pixels' one of a run without
+    it, above chance on digits' classes after one epoch of a tiny trunk."""
+    name = "clusterfit"
+    base = [o for o in TINY[name] if not o.startswith("clusterfit.")] + ["train.epochs=2", "data.limit=320", "clusterfit.num_clusters=20"]
+    config_class = ssl_train.get_recipe(name).config_class
+    pretrain(name, load_config(config_class(), base), tmp_path / "plain", progress=False)
+    capfd.readouterr()
+    cfg = load_config(config_class(), base + ["clusterfit.recluster_every=1"])
+    pretrain(name, cfg, tmp_path / "re", progress=False)
+    err = capfd.readouterr().err
+    assert "clusterfit stage 1: k-means of standardised pixels" in err
+    assert "clusterfit epoch 2: k-means of the online trunk" in err
+    plain, again = _pseudo_labels(tmp_path / "plain")[0], _pseudo_labels(tmp_path / "re")[0]
+    assert not torch.equal(plain, again) and int(again.min()) >= 0
+    truth = _limited_digit_labels(cfg)
+    purity = sum(np.bincount(truth[again == c]).max() for c in set(again.tolist())) / len(truth)
+    assert purity > 0.35, f"cluster purity {purity:.2f}"  # a random partition into 20 clusters: about 0.25
+    with pytest.raises(ConfigError, match="recluster_every"):
+        ssl_train.get_recipe(name).build(load_config(config_class(), base + ["clusterfit.recluster_every=-1"]))
+
+
+def test_cosine_classifier_loss_equals_torch_cross_entropy_of_scaled_cosines() -> None:
+    """loss.cosine_temperature=t: the step's loss is torch's cross entropy (with the recipe's
+    label smoothing) of cos(trunk features, class weights) / t, computed here by hand."""
+    recipe = ssl_train.get_recipe("clusterfit")
+    base = [o for o in TINY["clusterfit"] if not o.startswith("clusterfit.")]
+    cfg = load_config(recipe.config_class(), base + ["data.limit=320", "clusterfit.num_clusters=7", "loss.cosine_temperature=0.2"])
+    method = recipe.build(cfg).double()
+    torch.manual_seed(0)
+    images = torch.rand(6, 3, 16, 16, dtype=torch.float64)
+    indices = torch.tensor([0, 3, 5, 8, 13, 21])
+    method.pseudo_labels[0] = torch.arange(320) % 7
+    ctx = StepContext(method.model, 0, 0, 10, 10, {}, contextlib.nullcontext, torch.device("cpu"))
+    method.train()
+    loss = method.step(Batch([images], torch.zeros(6, dtype=torch.int64), indices), ctx)["loss"]
+    feats = method.model.trunk_features(images, [method.model.trunk.pooled_feature])[method.model.trunk.pooled_feature].flatten(1)
+    prototypes = method.model.heads[0][0].prototypes0.weight
+    logits = torch.nn.functional.normalize(feats, dim=1) @ torch.nn.functional.normalize(prototypes, dim=1).T / 0.2
+    expected = torch.nn.functional.cross_entropy(logits, indices % 7, label_smoothing=cfg.loss.label_smoothing)
+    torch.testing.assert_close(loss, expected, rtol=1e-10, atol=1e-10)
+    with pytest.raises(ConfigError, match="cosine_temperature"):
+        recipe.build(load_config(recipe.config_class(), base + ["data.limit=320", "loss.cosine_temperature=-1"]))

@@ -32,6 +32,7 @@ from dataclasses import dataclass, field
 
 import torch
 from torch import Tensor, nn
+from torch.distributed.tensor import DTensor, distribute_tensor
 
 import ssl_losses
 import ssl_models
@@ -69,6 +70,13 @@ class ClusterFitStageOneConfig:
     85.10 % with 1 (``benchmarks/results/clusterfit_screening.json``), so 1 stays the default."""
     kmeans_iters: int = 50
     seed: int = 0
+    recluster_every: int = 0
+    """0: the stage-1 pseudo-labels are kept for the whole run (ClusterFit). ``n > 0``: at the start
+    of epochs ``n, 2n, ...`` the pseudo-labels are replaced by k-means of the online trunk's own
+    features (the same features pass and k-means as stage 1) and the classifiers are
+    re-initialised (DeepCluster's alternation of clustering and learning; the optimizer's momentum
+    is kept). Held-out Fashion-MNIST training images, 14 epochs, bf16: every 5 epochs 84.48 % kNN
+    against 85.10 % without (``benchmarks/results/clusterfit_screening.json``)."""
 
 
 @dataclass
@@ -94,6 +102,11 @@ class ClusterFitViewsConfig:
 
 @dataclass
 class ClusterFitLossConfig:
+    cosine_temperature: float = 0.0
+    """0: a linear classifier over the trunk's features. ``t > 0``: a cosine classifier (unit-norm
+    features against unit-norm class weights, scores divided by ``t``), the geometry the cosine
+    kNN benchmark reads. Held-out Fashion-MNIST training images, 14 epochs, bf16: ``t = 0.1``
+    85.10 % kNN, the same as the linear classifier."""
     label_smoothing: float = 0.1
     """Cross entropy against ``1 - label_smoothing`` on the pseudo-label (VISSL's
     ``cross_entropy_multiple_output_single_target.label_smoothing``, 0 there). Pseudo-labels are
@@ -140,23 +153,46 @@ class ClusterFit(Method):
         if c.num_clusterings < 1:
             raise ConfigError(f"clusterfit.num_clusterings must be at least 1, got {c.num_clusterings}")
         trunk = build_recipe_trunk(m.trunk, m.width_multiplier, m.small_input)
-        heads = [ssl_models.MLPHead([trunk.num_features, self.num_clusters]) for _ in range(c.num_clusterings)]
-        self.model = ssl_models.SSLModel(trunk, heads)
+        if cfg.loss.cosine_temperature < 0:
+            raise ConfigError(f"loss.cosine_temperature must be 0 (linear classifier) or positive, got {cfg.loss.cosine_temperature}")
+        self.cosine_temperature = cfg.loss.cosine_temperature
+        self.sizes = (self.num_clusters,) * c.num_clusterings
+        self.model = ssl_models.SSLModel(trunk, self._classifiers(trunk.num_features))
         self.plan = ViewPlan((CropSpec(cfg.data.image_size, 1, (v.crop_scale_min, v.crop_scale_max), v.jitter_strength,
                                        v.p_jitter, v.p_gray, v.p_flip),))  # fmt: skip
-        self.register_buffer("pseudo_labels", torch.full((c.num_clusterings, num_train_samples), UNLABELLED, dtype=torch.int64))
+        self.register_buffer("pseudo_labels", torch.full((len(self.sizes), num_train_samples), UNLABELLED, dtype=torch.int64))
+        if c.recluster_every < 0:
+            raise ConfigError(f"clusterfit.recluster_every must be 0 (never) or a number of epochs, got {c.recluster_every}")
         self.stage_one = c
         if not 0.0 <= cfg.loss.label_smoothing < 1.0:
             raise ConfigError(f"loss.label_smoothing must be in [0, 1), got {cfg.loss.label_smoothing}")
         self.loss = ssl_losses.CrossEntropyMultipleOutputSingleTarget(ignore_index=UNLABELLED, label_smoothing=cfg.loss.label_smoothing)
+
+    def _classifiers(self, num_features: int) -> list[nn.Module]:
+        """One fresh classifier ``[B, num_features] -> [B, k]`` per clustering: linear, or cosine
+        (unit-norm prototypes, scores divided by the temperature in :meth:`step`)."""
+        if self.cosine_temperature > 0:
+            return [ssl_models.SwAVHead([num_features], num_clusters=[k], return_embeddings=False, use_weight_norm_prototypes=True)
+                    for k in self.sizes]  # fmt: skip
+        return [ssl_models.MLPHead([num_features, k]) for k in self.sizes]
 
     def views(self) -> ViewPlan:
         return self.plan
 
     def on_epoch_start(self, ctx: EpochContext) -> None:
         """Stage 1, once (the labels are part of the train state): features of the checkpoint's
-        trunk or standardised, PCA-reduced pixels; k-means; pseudo-labels."""
+        trunk or standardised, PCA-reduced pixels; k-means; pseudo-labels. With
+        ``recluster_every``: new pseudo-labels from the online trunk at those epochs."""
+        every = self.stage_one.recluster_every
         if bool((self.pseudo_labels != UNLABELLED).any()):
+            if every and ctx.epoch % every == 0:
+                feats, idx = ctx.features(self.model.trunk)
+                self._cluster(feats, idx, f"epoch {ctx.epoch + 1}", f"the online trunk ({feats.shape[1]} features)", ctx)
+                with torch.random.fork_rng(devices=[]):  # the same fresh classifiers on every rank
+                    torch.manual_seed(self.stage_one.seed + ctx.epoch)
+                    fresh = self._classifiers(self.model.trunk.num_features)
+                for chain, new in zip(self.model.heads, fresh):
+                    _copy_parameters(new, chain[0])
             return
         if self._stage_one:
             feats, idx = ctx.features(self._stage_one.pop().to(ctx.device))
@@ -165,13 +201,17 @@ class ClusterFit(Method):
             pixels, idx = ctx.features(Pixels())
             feats = standardised_pca(ssl_losses.full_precision(pixels), self.stage_one.pixels_pca_dim)
             source = f"standardised pixels ({pixels.shape[1]} values, {feats.shape[1]} principal components)"
+        self._cluster(feats, idx, "stage 1", source, ctx)
+
+    def _cluster(self, feats: Tensor, idx: Tensor, when: str, source: str, ctx: EpochContext) -> None:
+        """k-means of ``feats [N, D]`` (rows of dataset ``idx [N]``, every rank's) into ``pseudo_labels``."""
         if ctx.rank == 0:
-            print(f"clusterfit stage 1: k-means of {source} of {feats.shape[0]:,} images into {self.num_clusters:,} clusters",
+            print(f"clusterfit {when}: k-means of {source} of {feats.shape[0]:,} images into {self.num_clusters:,} clusters",
                   file=sys.stderr, flush=True)  # fmt: skip
         feats, idx = own_rows(feats, idx, ctx)
         labels = spherical_kmeans_labels(ssl_losses.full_precision(feats), idx, self.pseudo_labels.shape[1],
-                                         (self.num_clusters,) * self.pseudo_labels.shape[0], self.stage_one.kmeans_iters,
-                                         self.stage_one.seed, ctx)  # fmt: skip
+                                         self.sizes, self.stage_one.kmeans_iters,
+                                         self.stage_one.seed + ctx.epoch, ctx)  # fmt: skip
         self.pseudo_labels.copy_(labels.to(self.pseudo_labels.device))
 
     def step(self, batch: Batch, ctx: StepContext) -> dict[str, Tensor]:
@@ -180,9 +220,20 @@ class ClusterFit(Method):
         targets = self.pseudo_labels[:, batch.indices]
         with ctx.autocast():
             outputs = ctx.model(batch.crops)
+        if self.cosine_temperature > 0:
+            outputs = [scores[0] / self.cosine_temperature for scores in outputs]
         losses = [self.loss(ssl_losses.full_precision(logits), target) for logits, target in zip(outputs, targets)]
         accuracy = (outputs[0].detach().argmax(1) == targets[0]).float().mean()
         return {"loss": torch.stack(losses).mean(), "accuracy": accuracy}
+
+
+def _copy_parameters(source: nn.Module, target: nn.Module) -> None:
+    """``target``'s parameters (plain, or FSDP's DTensor shards) set to ``source``'s full values."""
+    with torch.no_grad():
+        for value, param in zip(source.parameters(), target.parameters(), strict=True):
+            if isinstance(param, DTensor):
+                value = distribute_tensor(value.to(param.device, param.dtype), param.device_mesh, param.placements)
+            param.copy_(value)
 
 
 CLUSTERFIT = Recipe(
