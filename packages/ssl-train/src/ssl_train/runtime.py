@@ -48,7 +48,8 @@ def resolve_device(name: str, local_rank: int = 0) -> torch.device:
 
 
 def cpu_has_fast_bf16(cpuinfo: str | Path = "/proc/cpuinfo") -> bool:
-    """True when the CPU flags include AVX512-BF16 or AMX-BF16 (bf16 is then faster than fp32)."""
+    """True when the CPU flags include AVX512-BF16 or AMX-BF16 (native bf16 kernels; whether they
+    beat fp32 depends on the model: not for the recipes' small defaults, see :func:`resolve_precision`)."""
     try:
         text = Path(cpuinfo).read_text()
     except OSError:
@@ -62,27 +63,33 @@ def cpu_has_fast_bf16(cpuinfo: str | Path = "/proc/cpuinfo") -> bool:
 
 
 def resolve_precision(name: str, device: torch.device) -> str:
-    """``auto`` -> ``bf16`` on GPUs that support it (else ``fp16``), ``bf16`` on CPUs with
-    AVX512-BF16/AMX, else ``fp32``. ``fp16`` on a CPU is refused (no gradient-scaler benefit).
-    ``fp64`` (float64 throughout, never chosen by ``auto``) runs on any device."""
+    """``auto`` -> ``bf16`` on GPUs that support it (else ``fp16``), ``fp32`` on every CPU: on an
+    Intel Xeon with AVX512-BF16 + AMX, bf16 autocast ran the recipes' default steps at 0.73-1.02x
+    the speed of fp32 (``benchmarks/results/benchmark_precision.json``: clusterfit 0.94, simclr
+    1.02, jigsaw 0.73, pirl 0.91) and made jigsaw, pirl and 8-channel test trunks diverge (NaN);
+    ``train.precision=bf16`` still uses it (large models on such CPUs). ``fp16`` on a CPU is
+    refused (no gradient-scaler benefit). ``fp64`` (float64 throughout, never chosen by ``auto``)
+    runs on any device."""
     if name not in PRECISIONS:
         raise ConfigError(f"train.precision={name!r} is not one of {', '.join(PRECISIONS)}")
     if name == "auto":
         if device.type == "cuda":
             return "bf16" if torch.cuda.is_bf16_supported() else "fp16"
-        return "bf16" if cpu_has_fast_bf16() else "fp32"
+        return "fp32"
     if name == "fp16" and device.type == "cpu":
         raise ConfigError("train.precision=fp16 needs a GPU; on a CPU use fp32 or bf16")
     return name
 
 
-def precision_reason(name: str, resolved: str, device: torch.device) -> str:
+def precision_reason(name: str, resolved: str, device: torch.device, cpuinfo: str | Path = "/proc/cpuinfo") -> str:
     """How ``train.precision=name`` became ``resolved``: ``"set"`` or ``"auto: ..."`` (the hardware fact)."""
     if name != "auto":
         return "set"
     if device.type == "cuda":
         return "auto: the GPU supports bf16" if resolved == "bf16" else "auto: the GPU has no bf16"
-    return "auto: the CPU has AVX512-BF16/AMX" if resolved == "bf16" else "auto: the CPU has no AVX512-BF16/AMX"
+    if cpu_has_fast_bf16(cpuinfo):
+        return "auto: bf16 was no faster than fp32 on CPUs for these models; train.precision=bf16 uses it"
+    return "auto: the CPU has no AVX512-BF16/AMX"
 
 
 def autocast_factory(device: torch.device, precision: str) -> Callable[[], AbstractContextManager[Any]]:
