@@ -14,8 +14,8 @@ import torch
 OPENCLIPART = Path("/usr/share/openclipart/png")
 
 #: float32 on every machine: these tiny runs check the trainer (resume bits, equivalence, faults),
-#: not a precision, and ``precision=auto`` picks bf16 on CPUs with AMX, where the 8-channel trunk's
-#: bf16 convolution backward returns NaN within a few steps (moco, dino, swav: steps 1-7).
+#: not a precision (``precision=auto`` used to pick bf16 on CPUs with AMX, where the 8-channel
+#: trunk's bf16 convolution backward returns NaN within a few steps: moco, dino, swav, steps 1-7).
 _FP32 = "train.precision=fp32"
 
 #: a few seconds per epoch on a CPU: digits, 16 px, a ResNet-18 at width 1/8.

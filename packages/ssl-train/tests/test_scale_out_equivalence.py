@@ -146,7 +146,7 @@ def _cases() -> list[Case]:
 
 def _overrides(name: str, sync_bn: bool = True, extra: Sequence[str] = ()) -> tuple[list[str], int]:
     """The recipe's tiny config for 20 steps of global batch ``B`` (TINY's batch), small lr, fp32
-    (``auto`` would pick bf16 on CPUs with AVX512-BF16)."""
+    (explicit, whatever ``auto`` picks)."""
     if name not in TINY:
         pytest.fail(f"recipe {name!r} has no TINY entry in packages/ssl-train/tests/conftest.py")
     tiny = [*TINY[name], *(["data.num_workers=0", f"data.source={TINY_NOISE_FOLDER}"] if name in TIE_FREE else [])]
