@@ -9,6 +9,9 @@ step. Prints JSON and writes it (atomically) to ``--out``::
 
     hatch run python benchmarks/benchmark_precision.py
     hatch run python benchmarks/benchmark_precision.py --recipes clusterfit simclr --steps 30 --rounds 2
+    hatch run python benchmarks/benchmark_precision.py --recipes simclr --steps 5 --warmup 2 --rounds 2 \
+        --set model.width_multiplier=1.0 model.trunk=resnet50 data.image_size=112 data.batch_size=32 \
+        --out benchmarks/results/benchmark_precision_resnet50.json
 """
 
 from __future__ import annotations
@@ -40,10 +43,10 @@ class _StepStamps(ssl_train.hooks.Hook):
         self.stamps.append(time.perf_counter())
 
 
-def timed_run(recipe: str, precision: str, steps: int, warmup: int, work: Path) -> dict[str, Any]:
+def timed_run(recipe: str, precision: str, steps: int, warmup: int, work: Path, overrides: list[str]) -> dict[str, Any]:
     """Median seconds per step (and images/s) of ``steps`` trainer steps after ``warmup``."""
     config_class = ssl_train.get_recipe(recipe).config_class
-    cfg = ssl_train.load_config(config_class(), [f"train.max_steps={warmup + steps + 1}", f"train.precision={precision}",
+    cfg = ssl_train.load_config(config_class(), [*overrides, f"train.max_steps={warmup + steps + 1}", f"train.precision={precision}",
                                                  "train.tensorboard=false", "monitor.knn_every_epochs=0"])  # fmt: skip
     hook = _StepStamps()
     try:
@@ -61,6 +64,7 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=25)
     parser.add_argument("--warmup", type=int, default=5)
     parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE", help="overrides of every run (e.g. a larger model)")
     parser.add_argument("--out", type=Path, default=RESULTS / "benchmark_precision.json")
     args = parser.parse_args()
     record: dict[str, Any] = {**provenance(["python", "benchmarks/benchmark_precision.py", *sys.argv[1:]]), "cpu_has_fast_bf16": cpu_has_fast_bf16(), "rounds": {}}
@@ -70,7 +74,7 @@ def main() -> None:
             for r in range(args.rounds):
                 order = ("fp32", "bf16") if r % 2 == 0 else ("bf16", "fp32")
                 for precision in order:
-                    runs[precision].append(timed_run(recipe, precision, args.steps, args.warmup, Path(tmp) / str(r)))
+                    runs[precision].append(timed_run(recipe, precision, args.steps, args.warmup, Path(tmp) / str(r), args.set))
                     print(recipe, precision, runs[precision][-1], file=sys.stderr, flush=True)
             summary: dict[str, Any] = {"runs": runs}
             done = {p: [x["seconds_per_step"] for x in v if "seconds_per_step" in x] for p, v in runs.items()}
