@@ -23,6 +23,6 @@ def test_reason_names_the_cpu_flags(tmp_path) -> None:
     avx2 = tmp_path / "avx2"
     avx2.write_text("processor\t: 0\nflags\t\t: fpu sse2 avx2 fma\n")
     assert cpu_has_fast_bf16(amx) and not cpu_has_fast_bf16(avx2)
-    assert "train.precision=bf16 uses it" in precision_reason("auto", "fp32", CPU, amx)
+    assert "set train.precision=bf16" in precision_reason("auto", "fp32", CPU, amx)
     assert precision_reason("auto", "fp32", CPU, avx2) == "auto: the CPU has no AVX512-BF16/AMX"
     assert precision_reason("fp32", "fp32", CPU, amx) == "set"
