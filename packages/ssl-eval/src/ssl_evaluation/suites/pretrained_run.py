@@ -15,7 +15,7 @@ import torch
 from torch import nn
 
 from ssl_evaluation.suites.pixel_baselines import pixel_knn_baselines
-from ssl_evaluation.suites.probes import data_record, open_probe_data, probe_features, probe_protocol, split_features
+from ssl_evaluation.suites.probes import data_record, open_probe_data, probe_protocol, probe_trunk_keeping_features
 from ssl_evaluation.progress import ProgressFn
 from ssl_evaluation.suites.protocols import ProbeSuite
 from ssl_evaluation.suites.random_init_probes import random_init_probes
@@ -81,16 +81,15 @@ def benchmark_pretrained(
     started = time.perf_counter() if started is None else started
     suite = suite or ProbeSuite()
     train, test = open_probe_data(data, image_size, suite)
-    t0 = time.perf_counter()
-    features = split_features(trunk, train, test, suite, progress, autocast_dtype)  # also the figures'
-    extract_seconds = round(time.perf_counter() - t0, 1)
-    metrics, predictions = probe_features(features, suite, _RUN_PROBES, progress)
+    # the features and the linear probe's predictions are the figures' too
+    probes, features, predictions = probe_trunk_keeping_features(trunk, train, test, suite, _RUN_PROBES, progress, autocast_dtype)
+    assert predictions is not None  # "linear" is one of _RUN_PROBES
     results: dict[str, Any] = {
         "recipe": recipe,
         "data": data_record(data, image_size, train, test),
         "pretrain": {**dict(pretrain), **_run_record(run)},
         **({"config": dict(config)} if config is not None else {}),
-        "benchmarks": {"feature_dim": metrics.pop("feature_dim"), "extract_seconds": extract_seconds, **metrics},
+        "benchmarks": probes,
     }
     protocol = probe_protocol(suite, _RUN_PROBES)
     if suite.random_init_baseline and random_trunk is not None:

@@ -18,7 +18,8 @@ from ssl_evaluation.suites.protocol_loader import protocol_dict
 from ssl_evaluation.suites.protocols import ProbeSuite
 
 __all__ = [
-    "PROBES", "data_record", "open_probe_data", "probe_features", "probe_protocol", "probe_trunk", "run_probes", "split_features",
+    "PROBES", "data_record", "open_probe_data", "probe_features", "probe_protocol", "probe_trunk", "probe_trunk_keeping_features", "run_probes",
+    "split_features",
 ]
 
 #: the probes of ``ssl benchmark NAME``
@@ -133,12 +134,28 @@ def probe_trunk(
 ) -> dict[str, Any]:
     """Extract pooled features of both splits with the frozen ``trunk`` (streamed), then run the
     probes in ``which``. Returns ``{"feature_dim", "extract_seconds", "knn": {...}, ...}``."""
+    return probe_trunk_keeping_features(trunk, train, test, suite, which, progress, autocast_dtype)[0]
+
+
+def probe_trunk_keeping_features(
+    trunk: nn.Module,
+    train: BenchmarkSplit,
+    test: BenchmarkSplit,
+    suite: ProbeSuite,
+    which: Sequence[str] = ("knn", "linear"),
+    progress: ProgressFn | None = None,
+    autocast_dtype: torch.dtype | None = None,
+) -> tuple[dict[str, Any], tuple[Tensor, Tensor, Tensor, Tensor], Tensor | None]:
+    """:func:`probe_trunk`, also returning what it computed on the way (for figures that must not
+    extract or train again): ``(probe_trunk's record, split_features' tuple, the linear probe's
+    predicted class of every test row int64 [M] or None)``."""
     _check_probes(which)
     t0 = time.perf_counter()
     features = split_features(trunk, train, test, suite, progress, autocast_dtype)
     extract_seconds = round(time.perf_counter() - t0, 1)
-    metrics, _ = probe_features(features, suite, which, progress)
-    return {"feature_dim": metrics.pop("feature_dim"), "extract_seconds": extract_seconds, **metrics}
+    metrics, predictions = probe_features(features, suite, which, progress)
+    record = {"feature_dim": metrics.pop("feature_dim"), "extract_seconds": extract_seconds, **metrics}
+    return record, features, predictions
 
 
 def probe_protocol(suite: ProbeSuite, which: Sequence[str]) -> dict[str, Any]:

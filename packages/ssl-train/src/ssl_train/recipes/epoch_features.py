@@ -10,6 +10,7 @@ shard ``TrainingData.ordered`` reads).
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 from torch import Tensor, nn
 
@@ -20,17 +21,21 @@ __all__ = ["ModelOutput", "own_rows", "spherical_kmeans_labels"]
 
 
 class ModelOutput(nn.Module):
-    """``images -> output`` of one head chain of a model (for ``EpochContext.features``).
+    """``images -> output`` of one head chain of a model (for ``EpochContext.features``):
+    ``pick(model(batch(images)))``; ``batch`` builds the model's input from the images (default:
+    the images themselves; a multi-input model gets a dict).
 
     Not a child of the method: it holds the model only for the duration of a features pass."""
 
-    def __init__(self, model: nn.Module, pick: Callable[[list[Tensor]], Tensor] = lambda outs: outs[0]) -> None:
+    def __init__(self, model: nn.Module, pick: Callable[[list[Tensor]], Tensor] = lambda outs: outs[0],
+                 batch: Callable[[Tensor], Any] = lambda images: images) -> None:  # fmt: skip
         super().__init__()
         self.model = model
         self.pick = pick
+        self.batch = batch
 
     def forward(self, x: Tensor) -> Tensor:
-        return self.pick(self.model(x))
+        return self.pick(self.model(self.batch(x)))
 
 
 def own_rows(features: Tensor, indices: Tensor, ctx: EpochContext) -> tuple[Tensor, Tensor]:
@@ -39,19 +44,16 @@ def own_rows(features: Tensor, indices: Tensor, ctx: EpochContext) -> tuple[Tens
     return features[mine.to(features.device)], indices[mine].to(features.device)
 
 
-def spherical_kmeans_labels(features: Tensor, indices: Tensor, num_train_samples: int, num_clusters: int | tuple[int, ...],
+def spherical_kmeans_labels(features: Tensor, indices: Tensor, num_train_samples: int, num_clusters: tuple[int, ...],
                             iters: int, seed: int, ctx: EpochContext) -> Tensor:  # fmt: skip
-    """Cluster ids int64 ``[num_train_samples]`` (-100 for samples not given) from spherical
-    k-means of the L2-normalised ``features [n, D]`` of this rank's ``indices [n]`` together with
-    every other rank's (``ssl_losses.DeepClusterV2Loss``'s distributed k-means; collective).
-    A tuple ``num_clusters`` runs one k-means per entry (seeds ``seed``, ``seed + 1``, ...) and
-    returns ``[len(num_clusters), num_train_samples]``."""
-    several = isinstance(num_clusters, tuple)
+    """Cluster ids int64 ``[len(num_clusters), num_train_samples]`` (-100 for samples not given):
+    one spherical k-means per entry of ``num_clusters`` (seeds ``seed``, ``seed + 1``, ...) of the
+    L2-normalised ``features [n, D]`` of this rank's ``indices [n]`` together with every other
+    rank's (``ssl_losses.DeepClusterV2Loss``'s distributed k-means; collective)."""
     kmeans = ssl_losses.DeepClusterV2Loss(
-        num_train_samples, num_crops=1, num_clusters=num_clusters if several else (num_clusters,), kmeans_iters=iters,
+        num_train_samples, num_crops=1, num_clusters=num_clusters, kmeans_iters=iters,
         embedding_dim=int(features.shape[1]), memory_size=max(1, int(features.shape[0])),
     ).to(features.device)  # fmt: skip
     kmeans.update_memory(features, indices)
     kmeans.cluster_memory(seed=seed)
-    return kmeans.assignments.clone() if several else kmeans.assignments[0].clone()
-
+    return kmeans.assignments.clone()

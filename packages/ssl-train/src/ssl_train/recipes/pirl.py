@@ -35,13 +35,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import torch
-from torch import Tensor, nn
+from torch import Tensor
 
 import ssl_data
 import ssl_losses
 import ssl_models
 from ssl_train.config import ConfigError, DataConfig, MonitorConfig, OptimConfig, ScheduleConfig, TrainConfig
 from ssl_train.recipes.base import Batch, EpochContext, Method, Recipe, StepContext
+from ssl_train.recipes.epoch_features import ModelOutput
 from ssl_train.recipes.npid import checked_memory_init, draw_negatives, fill_memory
 from ssl_train.recipes.patch_grid import cut_grid_patches, permutation_from_uniforms
 from ssl_train.recipes.train_set_size import train_set_size
@@ -144,7 +145,14 @@ class PIRLMethod(Method):
         """Before the first step (epoch 0; a resumed run is past it), with ``loss.memory_init=features``:
         the bank holds the initial network's image embeddings instead of random rows."""
         if ctx.epoch == 0 and self.memory_init == "features":
-            fill_memory(self.loss, _ImageEmbedding(self.model, self.tile_size), ctx)
+            size = self.tile_size
+
+            def with_blank_tiles(images: Tensor) -> dict[str, Tensor]:
+                """The root model's input (FSDP runs the root before any child): nine blank tiles
+                for the patch chain, whose output is dropped."""
+                return {"patches": images.new_zeros(GRID * GRID, images.shape[1], size, size), "images": images}
+
+            fill_memory(self.loss, ModelOutput(self.model, pick=lambda outs: outs[1], batch=with_blank_tiles), ctx)
 
     def step(self, batch: Batch, ctx: StepContext) -> dict[str, Tensor]:
         """Cut and shuffle the tiles, embed tiles and image, score both against the image's row."""
@@ -160,21 +168,6 @@ class PIRLMethod(Method):
             patch_emb, image_emb = ctx.model({"patches": tiles, "images": image})
         loss = self.loss([ssl_losses.full_precision(patch_emb), ssl_losses.full_precision(image_emb)], batch.indices, negatives=negatives)
         return {"loss": loss}
-
-
-class _ImageEmbedding(nn.Module):
-    """``images [B, 3, S, S] -> [B, D]``: the image chain's embedding, through the root model (an
-    FSDP-sharded model must run its root before any child), with one dummy set of nine blank tiles
-    for the patch chain (its output is dropped). Not a child of the method."""
-
-    def __init__(self, model: nn.Module, tile_size: int) -> None:
-        super().__init__()
-        self.model = model
-        self.tile_size = tile_size
-
-    def forward(self, images: Tensor) -> Tensor:
-        blank = images.new_zeros(GRID * GRID, images.shape[1], self.tile_size, self.tile_size)
-        return self.model({"patches": blank, "images": images})[1]
 
 
 PIRL = Recipe(
