@@ -10,7 +10,10 @@ linear-probe top-1 on the test images, for the pretrained trunk (the model the r
 DINO's teacher) and for the same architecture at random init, kNN with its initial BatchNorm
 statistics and with them re-estimated (a random trunk's kNN depends strongly on them; "beats
 random init" compares with the better). The random-init probes are measured once per data set,
-seed and architecture and shared by the recipes that use it. No hyper-parameter is chosen here: every recipe
+seed and architecture and shared by the recipes that use it. A recipe with a ``probe_layer``
+(Jigsaw: chosen on held-out training images with ``recipe_validation.py --layers``) is probed on
+that layer, globally pooled, and compared with the random-init trunk's same layer; the table's
+"features" column says which. No hyper-parameter is chosen here: every recipe
 runs its documented defaults. ClusterFit clusters pixels (its default), or with
 ``--clusterfit-from RECIPE`` the features of that recipe's checkpoint, trained first.
 
@@ -37,6 +40,7 @@ from fashion_mnist_knn import provenance  # noqa: E402
 
 import ssl_train  # noqa: E402
 from ssl_evaluation.suites.checkpoint_trunk import random_init_trunk  # noqa: E402
+from ssl_evaluation.suites.pooled_layer import PooledLayer  # noqa: E402
 from ssl_evaluation.suites.probes import open_probe_data, probe_trunk  # noqa: E402
 from ssl_evaluation.suites.protocols import ProbeSuite  # noqa: E402
 from ssl_evaluation.suites.random_init_probes import random_init_probes  # noqa: E402
@@ -94,15 +98,17 @@ def run_recipe(name: str, minutes: float, out: Path, work: Path, extra: list[str
     began = time.perf_counter()
     entry = ckpt_format.load_checkpoint(result.checkpoint)["trunk"]
     train, test = open_probe_data(cfg.data.source, size, SUITE)
-    pretrained = probe_trunk(result.trunk, train, test, SUITE, ("knn", "linear"))
-    key = json.dumps([cfg.data.source, size, cfg.train.seed, entry["name"], entry["kwargs"]], sort_keys=True, default=str)
-    if key not in _RANDOM_INIT:  # same data, size, seed and architecture: measured once
-        _RANDOM_INIT[key] = random_init_probes(random_init_trunk(result.checkpoint, cfg.train.seed), train, test, SUITE)
+    layer = recipe.probe_layer
+    features = (lambda trunk: PooledLayer(trunk, layer)) if layer else (lambda trunk: trunk)
+    pretrained = probe_trunk(features(result.trunk), train, test, SUITE, ("knn", "linear"))
+    key = json.dumps([cfg.data.source, size, cfg.train.seed, entry["name"], entry["kwargs"], layer], sort_keys=True, default=str)
+    if key not in _RANDOM_INIT:  # same data, size, seed, architecture and layer: measured once
+        _RANDOM_INIT[key] = random_init_probes(features(random_init_trunk(result.checkpoint, cfg.train.seed)), train, test, SUITE)
     baseline = _RANDOM_INIT[key]
     best = max(baseline["initial_bn"]["knn"]["top1"], baseline["reestimated"]["knn"]["top1"])
     return {
         "recipe": name, "data": result.data_description, "overrides": extra, **record,
-        "trunk": {"name": entry["name"], "kwargs": entry["kwargs"]},
+        "trunk": {"name": entry["name"], "kwargs": entry["kwargs"]}, "features": f"{layer} (pooled)" if layer else "pooled output",
         "knn_top1": pretrained["knn"]["top1"], "linear_top1": pretrained["linear"]["top1"],
         "random_init_knn_top1": baseline["reestimated"]["knn"]["top1"],
         "random_init_initial_bn_knn_top1": baseline["initial_bn"]["knn"]["top1"],
@@ -121,14 +127,14 @@ def markdown(rows: list[dict[str, Any]], meta: dict[str, Any], smoke: bool) -> s
              f"Machine: {meta['machine']['cpu']}, {meta['machine']['cores']} cores, torch {meta['machine']['torch']}, "
              f"load average at start {tuple(round(x, 2) for x in meta['machine']['load_average_at_start'])}  ",
              f"Date: {meta['date']}; budget {meta['minutes']} min of pretraining per recipe", "",
-             "| method | data | epochs | minutes | images/s | kNN top-1 | linear top-1 | random-init kNN (initial BN / re-estimated) | random-init linear | beats random init (kNN) |",
-             "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]  # fmt: skip
+             "| method | data | features | epochs | minutes | images/s | kNN top-1 | linear top-1 | random-init kNN (initial BN / re-estimated) | random-init linear | beats random init (kNN) |",
+             "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]  # fmt: skip
     for r in rows:
         if "error" in r:
-            lines.append(f"| {r['recipe']} | | | | | failed: {r['error']} | | | | |")
+            lines.append(f"| {r['recipe']} | | | | | | failed: {r['error']} | | | | |")
             continue
         beats = "yes" if r["knn_top1"] > r["best_random_init_knn_top1"] else "**no**"
-        lines.append(f"| {r['recipe']} | {r['data'].split(' (')[0]} | {r['epochs']} | {r['minutes']} | {r['images_per_second']} | "
+        lines.append(f"| {r['recipe']} | {r['data'].split(' (')[0]} | {r.get('features', 'pooled output')} | {r['epochs']} | {r['minutes']} | {r['images_per_second']} | "
                      f"{r['knn_top1']:.2f} | {r['linear_top1']:.2f} | {r['random_init_initial_bn_knn_top1']:.2f} / {r['random_init_knn_top1']:.2f} | "
                      f"{r['random_init_linear_top1']:.2f} | {beats} |")  # fmt: skip
     return "\n".join(lines) + "\n"

@@ -10,6 +10,11 @@ images with its initial BatchNorm statistics and with them re-estimated
 (``ssl_evaluation.suites.random_init_probes``, as in ``methods_table.py``); "beats" compares with
 the better one. Compare trials at the SAME number of steps.
 
+``--layers res2 res3 ...`` also measures those trunk layers, globally average-pooled
+(``ssl_evaluation.suites.PooledLayer``), for the trained trunk and for the random-init trunk at
+the same layer (both BatchNorm variants): how a recipe's ``probe_layer`` is chosen, on these
+held-out images.
+
 ``--reestimate-bn`` (a diagnostic, not the verdict) also measures the trained trunk after
 re-estimating its BatchNorm statistics on the memory images, as the random-init baseline's second
 variant is: a recipe that trains on other inputs than whole images (Jigsaw's tiles) keeps those
@@ -40,6 +45,7 @@ from ssl_data.sources import data_limit_indices  # noqa: E402
 from ssl_evaluation.suites.batchnorm import reestimate_batchnorm  # noqa: E402
 from ssl_evaluation.suites.benchmark_data import BenchmarkSplit, feature_batches, open_split  # noqa: E402
 from ssl_evaluation.suites.checkpoint_trunk import random_init_trunk  # noqa: E402
+from ssl_evaluation.suites.pooled_layer import PooledLayer  # noqa: E402
 from ssl_evaluation.suites.probes import probe_trunk  # noqa: E402
 from ssl_evaluation.suites.protocols import ProbeSuite  # noqa: E402
 from ssl_evaluation.suites.random_init_probes import random_init_probes  # noqa: E402
@@ -64,11 +70,14 @@ def held_out_sets(source: str, size: int, memory: int, queries: int, seed: int) 
 
 
 def trial(
-    name: str, steps: int, overrides: list[str], memory: int, queries: int, known: dict[str, Any], reestimate_bn: bool = False
+    name: str, steps: int, overrides: list[str], memory: int, queries: int, known: dict[str, Any], reestimate_bn: bool = False,
+    layers: tuple[str, ...] = (),
 ) -> tuple[dict[str, Any], str, dict[str, Any]]:
     """Train, probe the trunk and (unless ``known`` has it) the random-init trunk: (record, key, baseline).
     With ``reestimate_bn`` the record also holds the trained trunk's kNN after its BatchNorm
-    statistics are re-estimated on the memory images (``knn_top1_bn_reestimated``, a diagnostic)."""
+    statistics are re-estimated on the memory images (``knn_top1_bn_reestimated``, a diagnostic).
+    With ``layers`` it holds ``layers: {name: {knn_top1, random_init_initial_bn_knn_top1,
+    random_init_reestimated_knn_top1, minus_best_random_init}}`` (pooled layer, same images)."""
     recipe = ssl_train.get_recipe(name)
     cfg = ssl_train.load_config(recipe.config_class(), COMMON + overrides + [f"train.max_steps={steps}"])
     with tempfile.TemporaryDirectory() as work:
@@ -77,11 +86,11 @@ def trial(
         size, seed = cfg.data.image_size, cfg.train.seed
         mem, qry = held_out_sets(cfg.data.source, size, memory, queries, seed)
         trained = probe_trunk(result.trunk, mem, qry, SUITE, ("knn",))["knn"]
-        diagnostic = {}
+        diagnostic: dict[str, Any] = {"layers": layer_trials(result.trunk, result.checkpoint, seed, layers, mem, qry)} if layers else {}
         if reestimate_bn:  # after the verdict's probe: the statistics are changed in place
             reestimate_batchnorm(result.trunk, feature_batches(mem, SUITE.extraction.batch_size, shuffle_seed=0), SUITE.bn_batches)
             again = probe_trunk(result.trunk, mem, qry, SUITE, ("knn",))["knn"]
-            diagnostic = {"knn_top1_bn_reestimated": knn_round(again["top1"])}
+            diagnostic["knn_top1_bn_reestimated"] = knn_round(again["top1"])
         key = json.dumps([cfg.data.source, size, seed, entry["name"], entry["kwargs"], memory, queries], sort_keys=True, default=str)
         if key not in known:
             probes = random_init_probes(random_init_trunk(result.checkpoint, seed), mem, qry, SUITE, ("knn",))
@@ -102,6 +111,21 @@ def trial(
     return record, key, baseline
 
 
+def layer_trials(
+    trunk: Any, checkpoint: Path, seed: int, layers: tuple[str, ...], mem: BenchmarkSplit, qry: BenchmarkSplit
+) -> dict[str, dict[str, float]]:
+    """Held-out kNN of each pooled layer of the trained ``trunk`` and of the random-init trunk."""
+    out = {}
+    for layer in layers:
+        trained = probe_trunk(PooledLayer(trunk, layer), mem, qry, SUITE, ("knn",))["knn"]["top1"]
+        rand = random_init_probes(PooledLayer(random_init_trunk(checkpoint, seed), layer), mem, qry, SUITE, ("knn",))
+        initial, again = rand["initial_bn"]["knn"]["top1"], rand["reestimated"]["knn"]["top1"]
+        out[layer] = {"knn_top1": knn_round(trained), "random_init_initial_bn_knn_top1": knn_round(initial),
+                      "random_init_reestimated_knn_top1": knn_round(again), "minus_best_random_init": knn_round(trained - max(initial, again))}  # fmt: skip
+        print(f"recipe_validation: layer {layer}: {out[layer]}", file=sys.stderr, flush=True)
+    return out
+
+
 def knn_round(value: float) -> float:
     return round(float(value), 2)
 
@@ -115,6 +139,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--note", default="", help="why this trial (kept in the JSON)")
     parser.add_argument("--reestimate-bn", action="store_true",
                         help="also measure the trained trunk with BatchNorm re-estimated on the memory images (diagnostic)")
+    parser.add_argument("--layers", nargs="+", default=[], help="also measure these trunk layers, pooled (e.g. res2 res3 res4 res5avg)")
     parser.add_argument("overrides", nargs="*", help="key=value overrides of the recipe's config")
     args = parser.parse_intermixed_args(argv)
     if args.recipe not in ssl_train.list_recipes():
@@ -128,7 +153,7 @@ def main(argv: list[str] | None = None) -> int:
     known = dict(saved.get("random_init", {}))
     meta = provenance(["python", "benchmarks/recipe_validation.py", *(argv if argv is not None else sys.argv[1:])])
     try:
-        record, key, baseline = trial(args.recipe, args.steps, list(args.overrides), args.memory, args.queries, known, args.reestimate_bn)
+        record, key, baseline = trial(args.recipe, args.steps, list(args.overrides), args.memory, args.queries, known, args.reestimate_bn, tuple(args.layers))
     except (ssl_train.ConfigError, ssl_train.TrainingDivergedError, ValueError) as exc:
         print(f"recipe_validation: error: {str(exc).splitlines()[0]}", file=sys.stderr)
         return 2

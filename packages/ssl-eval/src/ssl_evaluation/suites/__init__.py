@@ -39,6 +39,7 @@ from ssl_evaluation.suites.layer_probes import (
     run_multi_layer_linear,
     run_virb_grid,
 )
+from ssl_evaluation.suites.pooled_layer import PooledLayer
 from ssl_evaluation.suites.pretrained_run import benchmark_pretrained
 from ssl_evaluation.suites.probes import (
     PROBES, probe_features, probe_trunk, probe_trunk_keeping_features, run_probes, split_features,
@@ -86,7 +87,7 @@ __all__ = [
     "DepthProtocol", "DetectionProtocol", "FlowProtocol", "PixelFinetuneProtocol", "VideoProtocol",
     "run_flow", "run_pixel_finetune", "run_video", "Detectron2Missing", "Detectron2Protocol", "ExtractionProtocol",
     "FinetuneProtocol", "ImageData", "KnnProtocol", "LinearProtocol", "LowShotProtocol", "LowShotTransferProtocol",
-    "MultiLayerLinearProtocol", "ProbeSuite", "ProgressFn", "ProtocolError", "RetrievalProtocol",
+    "MultiLayerLinearProtocol", "PooledLayer", "ProbeSuite", "ProgressFn", "ProtocolError", "RetrievalProtocol",
     "RobustnessProtocol", "SegmentationProtocol", "SemiSupervisedProtocol", "SuiteRun", "SvmProtocol", "TransferHeadProtocol",
     "VirbGridProtocol", "VirbImageProtocol", "benchmark_pretrained", "check_detectron2_trunk", "checkpoint_trunk",
     "download_data", "export_features", "feature_batches", "headline_metrics", "load_protocol", "load_suite", "open_split", "probe_features", "probe_trunk", "probe_trunk_keeping_features",

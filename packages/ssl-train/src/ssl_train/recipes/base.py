@@ -164,6 +164,10 @@ class Recipe:
         paper: the method's paper (authors, year, title).
         config_class: dataclass with the method's defaults.
         build: ``config -> Method``.
+        probe_layer: the trunk layer whose globally pooled features the methods table probes
+            (``ssl_evaluation.suites.PooledLayer``, against the random-init trunk's same layer);
+            empty: the trunk's pooled output. For a pretext task that specialises the last stage
+            (Jigsaw), chosen on held-out training images (``benchmarks/recipe_validation.py --layers``).
     """
 
     name: str
@@ -172,6 +176,7 @@ class Recipe:
     config_class: type
     build: Callable[[Any], Method]
     notes: dict[str, str] = field(default_factory=dict)
+    probe_layer: str = ""
 
 
 def load_recipe_path(path: str) -> Recipe:
