@@ -113,3 +113,19 @@ def test_extract_then_reload_and_clustering_suite(run_dir, tmp_path):
     assert proc.returncode == 0, proc.stderr
     clustering = json.loads(proc.stdout)["benchmarks"]["clustering"]
     assert clustering["num_clusters"] == 10 and 0.0 <= clustering["nmi"] <= 1.0
+
+
+def test_run_probes_the_recipes_probe_layer(tmp_path):
+    """`ssl run jigsaw` probes res2 (JIGSAW.probe_layer), pooled, for the trunk and its random init."""
+    out = tmp_path / "jigsaw"
+    tiny = ["data.image_size=16", "data.batch_size=64", "data.limit=256", "train.epochs=1", "train.precision=fp32",
+            "model.tile_dim=16", "views.crop_size=24", "views.patch_jitter=1", "loss.num_permutations=10",
+            "benchmark.linear.epochs=2", "benchmark.knn.k=20", "benchmark.extraction.batch_size=256"]  # fmt: skip
+    proc = run_ssl("run", "jigsaw", "--data", "digits", "--out", str(out), "--no-progress", *tiny)
+    assert proc.returncode == 0, proc.stderr
+    results = json.loads((out / "results.json").read_text())
+    assert results["pretrain"]["probed_features"] == "res2 (globally pooled)"
+    res2_channels = 64 // 4  # ResNet-18's res2 at width 0.25 (the recipe's default)
+    assert results["benchmarks"]["feature_dim"] == res2_channels
+    assert results["random_init"]["feature_dim"] == res2_channels
+    assert "| probed features | res2 (globally pooled) |" in (out / "report.md").read_text()

@@ -119,6 +119,7 @@ def _recipe_lines(results: Mapping[str, object]) -> list[str]:
         *((name, values(name)) for name, part in config.items() if name not in _SHOWN_SECTIONS and isinstance(part, Mapping)),
         ("length", length),
         ("precision", pretrain.get("precision")), ("seed", train.get("seed")),
+        *((("probed features", pretrain["probed_features"]),) if pretrain.get("probed_features") else ()),
         ("wall time", f"{_cell(pretrain.get('minutes'))} min pretraining, {_cell(results.get('total_minutes'))} min in all"),
     ]  # fmt: skip
     return ["## Recipe actually run", "", *_table(["what", "value"], rows), ""]
