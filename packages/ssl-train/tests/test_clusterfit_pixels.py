@@ -47,12 +47,15 @@ def test_pixels_average_pool_long_images_to_the_limit() -> None:
     assert torch.equal(Pixels()(small), small.flatten(1))
 
 
-def test_pixel_clusters_follow_the_classes_of_digits(tmp_path) -> None:
-    """The pseudo-labels are k-means of real pixels: most images of a cluster share their true
-    class (pixel k-means of digits is far from chance, ~10 %), and they are the same on a rerun."""
+@pytest.mark.parametrize("features", ["pixels", "hog+pixels"])
+def test_pixel_clusters_follow_the_classes_of_digits(tmp_path, features: str) -> None:
+    """The pseudo-labels are k-means of real pixels (or gradient histograms and pixels): most
+    images of a cluster share their true class (k-means of digits is far from chance, ~10 %), and
+    they are the same on a rerun."""
     name = "clusterfit"
     base = [o for o in TINY[name] if not o.startswith("clusterfit.")]
-    cfg = load_config(ssl_train.get_recipe(name).config_class(), base + ["train.epochs=1", "data.limit=320", "clusterfit.num_clusters=20"])
+    cfg = load_config(ssl_train.get_recipe(name).config_class(),
+                      base + ["train.epochs=1", "data.limit=320", "clusterfit.num_clusters=20", f"clusterfit.features={features}"])
     pretrain(name, cfg, tmp_path / "a", progress=False)
     pseudo = _pseudo_labels(tmp_path / "a")
     assert pseudo.shape == (1, 320)
@@ -86,6 +89,8 @@ def test_automatic_cluster_count_and_bad_values() -> None:
     assert method.num_clusters == 320 // IMAGES_PER_CLUSTER
     with pytest.raises(ConfigError, match="pixels_pca_dim"):
         recipe.build(load_config(recipe.config_class(), base + ["clusterfit.pixels_pca_dim=0"]))
+    with pytest.raises(ConfigError, match=r"clusterfit.features must be one of pixels, hog, hog\+pixels, got 'sift'"):
+        recipe.build(load_config(recipe.config_class(), base + ["clusterfit.features=sift"]))
     with pytest.raises(ConfigError, match="label_smoothing"):
         recipe.build(load_config(recipe.config_class(), base + ["loss.label_smoothing=1.0"]))
     with pytest.raises(ConfigError, match="num_clusters"):
@@ -126,7 +131,7 @@ def test_reclustering_replaces_the_pixel_labels_with_clusters_of_the_trunk(tmp_p
     cfg = load_config(config_class(), base + ["clusterfit.recluster_every=1"])
     pretrain(name, cfg, tmp_path / "re", progress=False)
     err = capfd.readouterr().err
-    assert "clusterfit stage 1: k-means of standardised pixels" in err
+    assert "clusterfit stage 1: k-means of standardised hog+pixels" in err
     assert "clusterfit epoch 2: k-means of the online trunk" in err
     plain, again = _pseudo_labels(tmp_path / "plain")[0], _pseudo_labels(tmp_path / "re")[0]
     assert not torch.equal(plain, again) and int(again.min()) >= 0

@@ -9,8 +9,10 @@ One command runs both stages::
 Stage 1 (``on_epoch_start`` of the first epoch): the trunk of ``clusterfit.checkpoint`` (any ssl
 checkpoint: ``ssl pretrain``'s ``final.pt``, or one converted with ``ssl convert``) embeds every
 training image (pooled features, no augmentation, ``EpochContext.features``); without a checkpoint
-(the default) the features are the images' own pixels, standardised and PCA-reduced to
-``clusterfit.pixels_pca_dim`` dimensions (``ssl_train.recipes.pixel_features``). Spherical k-means
+(the default) the features are hand-made ones (``clusterfit.features``): by default histograms of
+oriented gradients of the grey image beside its pixels (``ssl_train.recipes.gradient_histograms``,
+``pixel_features``), standardised and PCA-reduced to ``clusterfit.pixels_pca_dim`` dimensions; no
+label and no model is involved. Spherical k-means
 (``ssl_losses.DeepClusterV2Loss``'s distributed k-means on L2-normalised features) turns them into
 ``clusterfit.num_clusters`` pseudo-labels. They are a buffer of the method, so a resumed run keeps
 them. Stage 2: a fresh trunk + linear classifier learns the pseudo-labels with cross entropy
@@ -20,7 +22,7 @@ VISSL: stage 1 ``pretrain/clusterfit/cluster_features_resnet_8gpu_rotation_in1k`
 res5 features, faiss k-means, 16,000 clusters, 50 iterations) writes a label file; stage 2
 ``pretrain/clusterfit/clusterfit_resnet_8gpu_imagenet`` trains a ResNet-50 on it (head ``mlp
 [2048, 16000]``, 80 images per cluster). Small-data defaults: one cluster per 60 training images
-(1,000 for Fashion-MNIST's 60,000), clustered from standardised pixels, ResNet-18 at width 0.25,
+(1,000 for Fashion-MNIST's 60,000), clustered from gradient histograms and pixels, ResNet-18 at width 0.25,
 28 px crops of 90-100 % of the image, label smoothing 0.1, 14 epochs, cosine lr 0.1,
 channels-last. This is the recipe of a plain ``ssl run``.
 """
@@ -28,6 +30,7 @@ channels-last. This is the recipe of a plain ``ssl run``.
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import torch
@@ -40,12 +43,13 @@ from ssl_models.checkpoint import CheckpointError, load_checkpoint, trunk_from_c
 from ssl_train.config import ConfigError, DataConfig, MonitorConfig, OptimConfig, ScheduleConfig, TrainConfig
 from ssl_train.recipes.base import Batch, EpochContext, Method, Recipe, StepContext
 from ssl_train.recipes.epoch_features import own_rows, spherical_kmeans_labels
+from ssl_train.recipes.gradient_histograms import GradientHistograms
 from ssl_train.recipes.pixel_features import Pixels, standardised_pca
 from ssl_train.recipes.train_set_size import train_set_size
 from ssl_train.recipes.trunk_options import build_recipe_trunk
 from ssl_train.views import CropSpec, ViewPlan
 
-__all__ = ["CLUSTERFIT", "IMAGES_PER_CLUSTER", "ClusterFit", "ClusterFitConfig"]
+__all__ = ["CLUSTERFIT", "HAND_MADE_FEATURES", "IMAGES_PER_CLUSTER", "ClusterFit", "ClusterFitConfig"]
 
 UNLABELLED = -100
 #: ``num_clusters=0``: Fashion-MNIST's 60,000 images give 1,000 clusters (held-out training images
@@ -61,8 +65,16 @@ class ClusterFitStageOneConfig:
     pixels (no pretrained model needed)."""
     num_clusters: int = 0
     """0: one per ``IMAGES_PER_CLUSTER`` training images (at least 2). VISSL: 16,000 for ImageNet."""
+    features: str = "hog+pixels"
+    """Stage-1 features without a checkpoint: ``pixels`` (standardised pixels), ``hog``
+    (histograms of oriented gradients, ``gradient_histograms.GradientHistograms``) or
+    ``hog+pixels`` (both, of the grey image, concatenated before the standardisation). Ignored
+    with a checkpoint. Held-out Fashion-MNIST training images, 14 epochs, fp32 on one machine:
+    ``hog+pixels`` 86.70 % kNN against 85.40 % with ``pixels`` (85.94 % when the pixels kept the
+    three equal channels of the grey images: ``benchmarks/results/clusterfit_screening.json``). The
+    features alone, same images: pixels 81.24 %, histograms and pixels 84.38 % (256 components)."""
     pixels_pca_dim: int = 256
-    """Pixel features (no checkpoint): principal components kept before k-means."""
+    """Features without a checkpoint: principal components kept before k-means."""
     num_clusterings: int = 1
     """Independent k-means runs of the same features (seeds ``seed``, ``seed + 1``, ...), each with
     its own linear classifier; the loss is their mean (DeepClusterV2's several prototype heads).
@@ -145,6 +157,8 @@ class ClusterFit(Method):
                 raise ConfigError(f"clusterfit.checkpoint: {str(exc).splitlines()[0]}") from None
         elif c.pixels_pca_dim < 1:
             raise ConfigError(f"clusterfit.pixels_pca_dim must be at least 1, got {c.pixels_pca_dim}")
+        elif c.features not in HAND_MADE_FEATURES:
+            raise ConfigError(f"clusterfit.features must be one of {', '.join(HAND_MADE_FEATURES)}, got {c.features!r}")
         num_train_samples = train_set_size(cfg.data, cfg.train.seed)
         self.num_clusters = c.num_clusters or max(2, num_train_samples // IMAGES_PER_CLUSTER)
         if not 1 <= self.num_clusters <= num_train_samples:
@@ -198,9 +212,10 @@ class ClusterFit(Method):
             feats, idx = ctx.features(self._stage_one.pop().to(ctx.device))
             source = f"the trunk of {self.stage_one.checkpoint} ({feats.shape[1]} features)"
         else:
-            pixels, idx = ctx.features(Pixels())
-            feats = standardised_pca(ssl_losses.full_precision(pixels), self.stage_one.pixels_pca_dim)
-            source = f"standardised pixels ({pixels.shape[1]} values, {feats.shape[1]} principal components)"
+            kind = self.stage_one.features
+            raw, idx = ctx.features(_Concatenated(HAND_MADE_FEATURES[kind]()))
+            feats = standardised_pca(ssl_losses.full_precision(raw), self.stage_one.pixels_pca_dim)
+            source = f"standardised {kind} ({raw.shape[1]} values, {feats.shape[1]} principal components)"
         self._cluster(feats, idx, "stage 1", source, ctx)
 
     def _cluster(self, feats: Tensor, idx: Tensor, when: str, source: str, ctx: EpochContext) -> None:
@@ -225,6 +240,33 @@ class ClusterFit(Method):
         losses = [self.loss(ssl_losses.full_precision(logits), target) for logits, target in zip(outputs, targets)]
         accuracy = (outputs[0].detach().argmax(1) == targets[0]).float().mean()
         return {"loss": torch.stack(losses).mean(), "accuracy": accuracy}
+
+
+#: ``clusterfit.features`` -> the hand-made feature extractors whose outputs are concatenated
+HAND_MADE_FEATURES: dict[str, Callable[[], list[nn.Module]]] = {
+    "pixels": lambda: [Pixels()],
+    "hog": lambda: [GradientHistograms()],
+    "hog+pixels": lambda: [GradientHistograms(), _Grey(Pixels())],
+}
+
+
+class _Grey(nn.Module):
+    """``extractor`` applied to the channel mean ``[B, 1, H, W]`` (the histograms' grey image; a grey
+    data set's three equal channels would otherwise count its pixels three times)."""
+
+    def __init__(self, extractor: nn.Module) -> None:
+        super().__init__()
+        self.extractor = extractor
+
+    def forward(self, images: Tensor) -> Tensor:
+        return self.extractor(images.mean(dim=1, keepdim=True))
+
+
+class _Concatenated(nn.ModuleList):
+    """``images [B, C, H, W] -> [B, sum of D_i]``: every extractor's output, side by side."""
+
+    def forward(self, images: Tensor) -> Tensor:
+        return torch.cat([part(images) for part in self], dim=1)
 
 
 def _copy_parameters(source: nn.Module, target: nn.Module) -> None:

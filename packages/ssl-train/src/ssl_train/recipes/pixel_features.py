@@ -13,7 +13,17 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-__all__ = ["Pixels", "standardised_pca"]
+__all__ = ["Pixels", "at_most", "standardised_pca"]
+
+
+def at_most(images: Tensor, max_side: int) -> Tensor:
+    """``images [B, C, H, W]`` average-pooled so that neither side is longer than ``max_side``
+    (aspect ratio kept; smaller images are returned as they are)."""
+    h, w = images.shape[-2:]
+    if max(h, w) <= max_side:
+        return images
+    scale = max_side / max(h, w)
+    return nn.functional.adaptive_avg_pool2d(images, (max(1, round(h * scale)), max(1, round(w * scale))))
 
 
 class Pixels(nn.Module):
@@ -25,12 +35,7 @@ class Pixels(nn.Module):
         self.max_side = max_side
 
     def forward(self, images: Tensor) -> Tensor:
-        h, w = images.shape[-2:]
-        if max(h, w) > self.max_side:
-            scale = self.max_side / max(h, w)
-            size = (max(1, round(h * scale)), max(1, round(w * scale)))
-            images = nn.functional.adaptive_avg_pool2d(images, size)
-        return images.flatten(1)
+        return at_most(images, self.max_side).flatten(1)
 
 
 def standardised_pca(features: Tensor, dim: int, chunk_rows: int = 8192) -> Tensor:
