@@ -213,7 +213,7 @@ class ClusterFit(Method):
             source = f"the trunk of {self.stage_one.checkpoint} ({feats.shape[1]} features)"
         else:
             kind = self.stage_one.features
-            raw, idx = ctx.features(_Concatenated(HAND_MADE_FEATURES[kind]()))
+            raw, idx = ctx.features(HAND_MADE_FEATURES[kind]())
             feats = standardised_pca(ssl_losses.full_precision(raw), self.stage_one.pixels_pca_dim)
             source = f"standardised {kind} ({raw.shape[1]} values, {feats.shape[1]} principal components)"
         self._cluster(feats, idx, "stage 1", source, ctx)
@@ -242,11 +242,11 @@ class ClusterFit(Method):
         return {"loss": torch.stack(losses).mean(), "accuracy": accuracy}
 
 
-#: ``clusterfit.features`` -> the hand-made feature extractors whose outputs are concatenated
-HAND_MADE_FEATURES: dict[str, Callable[[], list[nn.Module]]] = {
-    "pixels": lambda: [Pixels()],
-    "hog": lambda: [GradientHistograms()],
-    "hog+pixels": lambda: [GradientHistograms(), _Grey(Pixels())],
+#: ``clusterfit.features`` -> a fresh extractor ``images [B, C, H, W] -> [B, D]`` of stage 1
+HAND_MADE_FEATURES: dict[str, Callable[[], nn.Module]] = {
+    "pixels": lambda: Pixels(),
+    "hog": lambda: GradientHistograms(),
+    "hog+pixels": lambda: _Concatenated([GradientHistograms(), _Grey(Pixels())]),
 }
 
 
