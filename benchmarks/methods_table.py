@@ -40,7 +40,7 @@ from fashion_mnist_knn import provenance  # noqa: E402
 
 import ssl_train  # noqa: E402
 from ssl_evaluation.suites.checkpoint_trunk import random_init_trunk  # noqa: E402
-from ssl_evaluation.suites.pooled_layer import PooledLayer  # noqa: E402
+from ssl_evaluation.suites.pooled_layer import layer_or_trunk  # noqa: E402
 from ssl_evaluation.suites.probes import open_probe_data, probe_trunk  # noqa: E402
 from ssl_evaluation.suites.protocols import ProbeSuite  # noqa: E402
 from ssl_evaluation.suites.random_init_probes import random_init_probes  # noqa: E402
@@ -99,11 +99,10 @@ def run_recipe(name: str, minutes: float, out: Path, work: Path, extra: list[str
     entry = ckpt_format.load_checkpoint(result.checkpoint)["trunk"]
     train, test = open_probe_data(cfg.data.source, size, SUITE)
     layer = recipe.probe_layer
-    features = (lambda trunk: PooledLayer(trunk, layer)) if layer else (lambda trunk: trunk)
-    pretrained = probe_trunk(features(result.trunk), train, test, SUITE, ("knn", "linear"))
+    pretrained = probe_trunk(layer_or_trunk(result.trunk, layer), train, test, SUITE, ("knn", "linear"))
     key = json.dumps([cfg.data.source, size, cfg.train.seed, entry["name"], entry["kwargs"], layer], sort_keys=True, default=str)
     if key not in _RANDOM_INIT:  # same data, size, seed, architecture and layer: measured once
-        _RANDOM_INIT[key] = random_init_probes(features(random_init_trunk(result.checkpoint, cfg.train.seed)), train, test, SUITE)
+        _RANDOM_INIT[key] = random_init_probes(layer_or_trunk(random_init_trunk(result.checkpoint, cfg.train.seed), layer), train, test, SUITE)
     baseline = _RANDOM_INIT[key]
     best = max(baseline["initial_bn"]["knn"]["top1"], baseline["reestimated"]["knn"]["top1"])
     return {

@@ -38,6 +38,6 @@ def test_pooled_last_stage_is_the_trunk_output() -> None:
 
 
 def test_unknown_layer_is_one_line() -> None:
-    with pytest.raises(ValueError, match=r"^layer 'res9' is not a feature of this trunk; it has conv1, res2") as info:
+    with pytest.raises(ValueError, match=r"^unknown layer name\(s\) \['res9'\]; the trunk has \['conv1', 'res2'") as info:
         PooledLayer(_trunk(), "res9")
     assert "\n" not in str(info.value)

@@ -110,17 +110,17 @@ def run(
     size = suites.resolve_image_size(suite.extraction.image_size, cfg.data.image_size)
     # a recipe whose last stage is specialised by its pretext task (jigsaw) is probed, like its
     # random-init baseline, on the layer it names (globally pooled)
-    layer = ssl_train.get_recipe(recipe).probe_layer
-    features = (lambda trunk: suites.PooledLayer(trunk, layer)) if layer else (lambda trunk: trunk)
+    spec = ssl_train.get_recipe(recipe)
+    layer = spec.probe_layer
     pretrain_record = {"minutes": round(result.minutes, 2), "epochs": result.epochs, "steps": result.steps,
                        "final_loss": result.final_loss, "checkpoint": str(result.checkpoint),
                        "probed_features": f"{layer} (globally pooled)" if layer else "the trunk's pooled output"}
     with progress_bar(progress) as bar:
         results = suites.benchmark_pretrained(
-            out, recipe, pretrain_record, features(result.trunk), cfg.data.source, size, suite,
-            random_trunk=lambda: features(suites.random_init_trunk(result.checkpoint, cfg.train.seed)), loss_history=result.loss_history,
+            out, recipe, pretrain_record, suites.layer_or_trunk(result.trunk, layer), cfg.data.source, size, suite,
+            random_trunk=lambda: suites.layer_or_trunk(suites.random_init_trunk(result.checkpoint, cfg.train.seed), layer), loss_history=result.loss_history,
             started=started, progress=bar, run=result, config=ssl_train.config_to_dict(cfg),
-            view_plan=ssl_train.get_recipe(recipe).build(cfg).views(), augment_batch=ssl_train.views.augment_batch,
+            view_plan=spec.build(cfg).views(), augment_batch=ssl_train.views.augment_batch,
         )  # fmt: skip
     typer.echo(f"wrote {out / 'results.json'} and {out / 'report.md'}")
     knn = results["benchmarks"].get("knn", {}).get("top1")

@@ -39,7 +39,7 @@ from ssl_evaluation.suites.layer_probes import (
     run_multi_layer_linear,
     run_virb_grid,
 )
-from ssl_evaluation.suites.pooled_layer import PooledLayer
+from ssl_evaluation.suites.pooled_layer import PooledLayer, layer_or_trunk
 from ssl_evaluation.suites.pretrained_run import benchmark_pretrained
 from ssl_evaluation.suites.probes import (
     PROBES, probe_features, probe_trunk, probe_trunk_keeping_features, run_probes, split_features,
@@ -90,7 +90,7 @@ __all__ = [
     "MultiLayerLinearProtocol", "PooledLayer", "ProbeSuite", "ProgressFn", "ProtocolError", "RetrievalProtocol",
     "RobustnessProtocol", "SegmentationProtocol", "SemiSupervisedProtocol", "SuiteRun", "SvmProtocol", "TransferHeadProtocol",
     "VirbGridProtocol", "VirbImageProtocol", "benchmark_pretrained", "check_detectron2_trunk", "checkpoint_trunk",
-    "download_data", "export_features", "feature_batches", "headline_metrics", "load_protocol", "load_suite", "open_split", "probe_features", "probe_trunk", "probe_trunk_keeping_features",
+    "download_data", "export_features", "feature_batches", "headline_metrics", "layer_or_trunk", "load_protocol", "load_suite", "open_split", "probe_features", "probe_trunk", "probe_trunk_keeping_features",
     "prepare_detectron2_weights", "protocol_dict", "protocol_yaml", "random_init_probes", "random_init_trunk", "reestimate_batchnorm", "resolve_image_size", "run_depth", "run_detection",
     "run_detectron2_suite", "run_finetune", "run_low_shot", "run_low_shot_transfer", "run_multi_layer_linear",
     "run_probes", "run_retrieval", "run_robustness", "run_segmentation", "run_semi_supervised", "run_suite",

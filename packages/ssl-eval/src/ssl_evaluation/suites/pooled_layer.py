@@ -10,11 +10,14 @@ from __future__ import annotations
 
 from torch import Tensor, nn
 
-__all__ = ["PooledLayer"]
+from ssl_evaluation.layer_features import layer_forward
+
+__all__ = ["PooledLayer", "layer_or_trunk"]
 
 
 class PooledLayer(nn.Module):
-    """``trunk.forward_features(x, [layer])[layer]`` averaged over its spatial positions.
+    """``trunk.forward_features(x, [layer])[layer]`` averaged over its spatial positions
+    (``ssl_evaluation.layer_features.layer_forward`` without a pooling entry).
 
     Args:
         trunk: a trunk with the ssl-models interface (``feature_names()``, ``forward_features``).
@@ -26,13 +29,16 @@ class PooledLayer(nn.Module):
 
     def __init__(self, trunk: nn.Module, layer: str) -> None:
         super().__init__()
-        available = list(trunk.feature_names())  # type: ignore[operator]
-        if layer not in available:
-            raise ValueError(f"layer {layer!r} is not a feature of this trunk; it has {', '.join(available)}")
-        self.trunk = trunk
+        self._forward = layer_forward(trunk, [layer])  # type: ignore[arg-type]
+        self.trunk = trunk  # a child: eval(), BatchNorm re-estimation and devices reach it
         self.layer = layer
 
     def forward(self, x: Tensor) -> Tensor:
         """Images ``[B, C, H, W]`` -> ``[B, C_layer]`` (a 4-d map is averaged over H and W)."""
-        value = self.trunk.forward_features(x, [self.layer])[self.layer]  # type: ignore[operator]
-        return value.mean(dim=(2, 3)) if value.ndim == 4 else value.flatten(1)
+        return self._forward(x)[self.layer]
+
+
+def layer_or_trunk(trunk: nn.Module, layer: str) -> nn.Module:
+    """What the probes read: ``PooledLayer(trunk, layer)``, or ``trunk`` itself (its pooled
+    output) when ``layer`` is empty (a recipe's ``probe_layer`` default)."""
+    return PooledLayer(trunk, layer) if layer else trunk

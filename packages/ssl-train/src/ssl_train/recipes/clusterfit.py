@@ -244,8 +244,8 @@ class ClusterFit(Method):
 
 #: ``clusterfit.features`` -> a fresh extractor ``images [B, C, H, W] -> [B, D]`` of stage 1
 HAND_MADE_FEATURES: dict[str, Callable[[], nn.Module]] = {
-    "pixels": lambda: Pixels(),
-    "hog": lambda: GradientHistograms(),
+    "pixels": Pixels,
+    "hog": GradientHistograms,
     "hog+pixels": lambda: _Concatenated([GradientHistograms(), _Grey(Pixels())]),
 }
 
