@@ -1,7 +1,8 @@
 """How good are ClusterFit's hand-made stage-1 features themselves? kNN on held-out TRAINING images.
 
 For every ``clusterfit.features`` kind (``ssl_train.recipes.clusterfit.HAND_MADE_FEATURES``:
-pixels, histograms of oriented gradients, both), the features of the same held-out images as
+pixels, histograms of oriented gradients, both; the histograms with and without
+``clusterfit.interpolate_orientation``), the features of the same held-out images as
 ``recipe_validation.py`` (a memory of ``--memory`` class-balanced Fashion-MNIST training images,
 ``--queries`` other ones; the test split is not read) are classified by kNN (k=200, T=0.1,
 cosine): standardised column by column, and after ``standardised_pca`` to 256 components, which is
@@ -32,9 +33,9 @@ from ssl_train.recipes.pixel_features import standardised_pca  # noqa: E402
 
 
 @torch.no_grad()
-def extract(kind: str, split) -> torch.Tensor:
+def extract(kind: str, interpolate: bool, split) -> torch.Tensor:
     """``[N, D]`` stage-1 features of every image of ``split`` (the probes' eval transform)."""
-    extractor = HAND_MADE_FEATURES[kind]()
+    extractor = HAND_MADE_FEATURES[kind](interpolate)
     return torch.cat([extractor(batch[0]) for batch in feature_batches(split, SUITE.extraction.batch_size)])
 
 
@@ -47,15 +48,18 @@ def main(argv: list[str] | None = None) -> int:
     meta = provenance(["python", "benchmarks/stage_one_features.py", *(argv if argv is not None else sys.argv[1:])])
     mem, qry = held_out_sets("fashion-mnist", 28, args.memory, args.queries, seed=0)
     rows = {}
-    for kind in HAND_MADE_FEATURES:
-        both = torch.cat([extract(kind, mem), extract(kind, qry)])
+    variants = [(kind, interpolate) for kind in HAND_MADE_FEATURES for interpolate in (False, True)
+                if not (interpolate and kind == "pixels")]  # fmt: skip
+    for kind, interpolate in variants:
+        name = f"{kind}, interpolated orientations" if interpolate else kind
+        both = torch.cat([extract(kind, interpolate, mem), extract(kind, interpolate, qry)])
         standardised = standardised_pca(both, both.shape[1])  # every column, no reduction
         reduced = standardised_pca(both, args.components)
-        knn = {name: round(knn_classify(x[: len(mem)], mem.targets, x[len(mem) :], qry.targets, k=SUITE.knn.k,
+        knn = {form: round(knn_classify(x[: len(mem)], mem.targets, x[len(mem) :], qry.targets, k=SUITE.knn.k,
                                         temperature=SUITE.knn.temperature)["top1"], 2)
-               for name, x in (("standardised", standardised), (f"pca{args.components}", reduced))}  # fmt: skip
-        rows[kind] = {"values": int(both.shape[1]), "knn_top1": knn}
-        print(f"stage_one_features: {kind}: {rows[kind]}", file=sys.stderr, flush=True)
+               for form, x in (("standardised", standardised), (f"pca{args.components}", reduced))}  # fmt: skip
+        rows[name] = {"values": int(both.shape[1]), "knn_top1": knn}
+        print(f"stage_one_features: {name}: {rows[name]}", file=sys.stderr, flush=True)
     payload = {**meta, "protocol": {"k": SUITE.knn.k, "temperature": SUITE.knn.temperature, "memory": args.memory,
                                     "queries": args.queries, "images": "disjoint class-balanced subsets of the TRAINING split"},
                "features": rows}  # fmt: skip

@@ -49,3 +49,59 @@ def test_bad_arguments_and_too_small_images() -> None:
         GradientHistograms(bins=0)
     with pytest.raises(ValueError, match="fewer than 2 x 2 cells"):
         GradientHistograms()(torch.zeros(1, 1, 6, 6))
+
+
+def _loop_reference(image: np.ndarray, bins: int, cell: int, block: int, interpolate: bool) -> np.ndarray:
+    """Dalal and Triggs' descriptor pixel by pixel, in scikit-image's layout (central differences,
+    zero border gradient, cell means, L2-Hys 2-D blocks, block-major order). ``interpolate``: each
+    magnitude split linearly between the two orientation bins whose centres enclose it."""
+    h, w = image.shape
+    g_row, g_col = np.zeros_like(image), np.zeros_like(image)
+    g_row[1:-1] = image[2:] - image[:-2]
+    g_col[:, 1:-1] = image[:, 2:] - image[:, :-2]
+    rows, cols, width = h // cell, w // cell, 180.0 / bins
+    cells = np.zeros((rows, cols, bins))
+    for r in range(rows * cell):
+        for c in range(cols * cell):
+            magnitude = np.hypot(g_row[r, c], g_col[r, c])
+            angle = np.degrees(np.arctan2(g_row[r, c], g_col[r, c])) % 180.0
+            if not interpolate:
+                cells[r // cell, c // cell, min(int(angle // width), bins - 1)] += magnitude
+                continue
+            for centre_index in range(-1, bins + 1):  # the centres either side of the angle, wrapped
+                distance = abs(angle - (centre_index + 0.5) * width)
+                if distance < width:
+                    cells[r // cell, c // cell, centre_index % bins] += magnitude * (1.0 - distance / width)
+    cells /= cell * cell
+    out = []
+    for br in range(rows - block + 1):
+        for bc in range(cols - block + 1):
+            v = cells[br : br + block, bc : bc + block].ravel()
+            v = np.minimum(v / np.sqrt(np.sum(v**2) + 1e-10), 0.2)
+            out.append(v / np.sqrt(np.sum(v**2) + 1e-10))
+    return np.concatenate(out)
+
+
+def test_the_loop_reference_is_skimage_with_hard_binning() -> None:
+    image = np.random.default_rng(3).normal(size=(20, 24))
+    np.testing.assert_allclose(_loop_reference(image, 6, 5, 3, False), _reference(image, 6, 5, 3), rtol=0, atol=1e-6)
+
+
+@pytest.mark.parametrize(("size", "bins", "cell", "block"), [((28, 28), 9, 4, 2), ((20, 24), 6, 5, 3)])
+def test_interpolated_orientations_equal_the_per_pixel_loop(size: tuple[int, int], bins: int, cell: int, block: int) -> None:
+    rng = np.random.default_rng(4)
+    images = rng.normal(size=(2, *size))
+    images[1] = np.kron(rng.normal(size=(size[0] // 4, size[1] // 4 + 1)), np.ones((4, 4)))[: size[0], : size[1]]
+    got = GradientHistograms(bins, cell, block, interpolate=True)(torch.from_numpy(images)[:, None]).numpy()
+    for image, row in zip(images, got, strict=True):
+        np.testing.assert_allclose(row, _loop_reference(image, bins, cell, block, True), rtol=0, atol=1e-6)
+    hard = GradientHistograms(bins, cell, block)(torch.from_numpy(images)[:, None]).numpy()
+    assert np.abs(got - hard).max() > 0.05  # the binning is not scikit-image's
+
+
+def test_an_orientation_at_a_bin_centre_votes_for_that_bin_alone() -> None:
+    """Vertical ramps: every interior gradient points at 90 degrees, the centre of bin 4 of 9
+    (80-100 degrees): interpolated and hard binning give the same histograms."""
+    ramp = np.tile(np.arange(28.0)[:, None], (1, 28))[None, None]
+    ramp_t = torch.from_numpy(ramp)
+    np.testing.assert_allclose(GradientHistograms(interpolate=True)(ramp_t).numpy(), GradientHistograms()(ramp_t).numpy(), atol=1e-6)

@@ -13,6 +13,13 @@ The conventions are scikit-image's ``skimage.feature.hog`` (``orientations``, ``
 border rows/columns, unsigned orientation in [0, 180) degrees, each pixel's magnitude added to its
 one orientation bin, the cell's mean, 2 x 2-cell blocks normalised (L2, clipped at 0.2, L2 again),
 block-major order. Computed on the batch in torch (the ranks' devices), not per image in NumPy.
+
+``interpolate=True`` is Dalal and Triggs' own orientation binning: each pixel's magnitude is split
+linearly between the two bins whose centres (``(i + 0.5) * 180 / bins`` degrees) enclose its
+orientation, wrapping at 180 degrees, so an edge near a bin boundary no longer jumps from one bin
+to the other. On the held-out images above the interpolated histograms reach 84.00 % (hard
+binning 82.94 %), with the pixels 85.30 % (84.38 %), 256 components each
+(``benchmarks/results/stage_one_features.json``).
 """
 
 from __future__ import annotations
@@ -40,13 +47,16 @@ class GradientHistograms(nn.Module):
         cell: side of a cell in pixels.
         block: side of a normalisation block in cells.
         max_side: longest side the histograms are computed at.
+        interpolate: split each magnitude between the two nearest orientation bins (Dalal and
+            Triggs) instead of adding it to the one bin it falls in (scikit-image).
     """
 
-    def __init__(self, bins: int = 9, cell: int = 4, block: int = 2, max_side: int = 32) -> None:
+    def __init__(self, bins: int = 9, cell: int = 4, block: int = 2, max_side: int = 32, interpolate: bool = False) -> None:
         super().__init__()
         if bins < 1 or cell < 1 or block < 1 or max_side < 1:
             raise ValueError(f"bins, cell, block and max_side must be >= 1, got {bins}, {cell}, {block}, {max_side}")
         self.bins, self.cell, self.block, self.max_side = bins, cell, block, max_side
+        self.interpolate = interpolate
 
     def forward(self, images: Tensor) -> Tensor:
         """See the class docstring for shapes."""
@@ -60,9 +70,7 @@ class GradientHistograms(nn.Module):
         g_col[:, :, 1:-1] = x[:, :, 2:] - x[:, :, :-2]
         magnitude = torch.hypot(g_col, g_row)
         orientation = torch.rad2deg(torch.atan2(g_row, g_col)) % 180.0
-        index = torch.div(orientation, 180.0 / self.bins, rounding_mode="floor").long().clamp_(0, self.bins - 1)
-        per_bin = torch.zeros(b, self.bins, h, w, dtype=x.dtype, device=x.device)
-        per_bin.scatter_(1, index[:, None], magnitude[:, None])
+        per_bin = self._binned(orientation, magnitude)
         cells = nn.functional.avg_pool2d(per_bin[:, :, : rows * self.cell, : cols * self.cell], self.cell)
         # [B, bins, rows, cols] -> blocks [B, rows - block + 1, cols - block + 1, block, block, bins]
         blocks = cells.unfold(2, self.block, 1).unfold(3, self.block, 1).permute(0, 2, 3, 4, 5, 1)
@@ -71,3 +79,18 @@ class GradientHistograms(nn.Module):
         blocks = blocks.clamp(max=0.2)
         blocks = blocks / torch.sqrt((blocks**2).sum(-1, keepdim=True) + _EPS**2)
         return blocks.flatten(1)
+
+    def _binned(self, orientation: Tensor, magnitude: Tensor) -> Tensor:
+        """``orientation`` (degrees in [0, 180)), ``magnitude`` ``[B, H, W]`` -> votes ``[B, bins, H, W]``."""
+        b, h, w = magnitude.shape
+        per_bin = torch.zeros(b, self.bins, h, w, dtype=magnitude.dtype, device=magnitude.device)
+        width = 180.0 / self.bins
+        if not self.interpolate:
+            index = torch.div(orientation, width, rounding_mode="floor").long().clamp_(0, self.bins - 1)
+            return per_bin.scatter_(1, index[:, None], magnitude[:, None])
+        position = orientation / width - 0.5  # in bin-centre units: bin i's centre is at i
+        below = torch.floor(position)
+        above_share = position - below
+        below = below.long() % self.bins  # -1 (orientations under the first centre) wraps to the last bin
+        per_bin.scatter_add_(1, below[:, None], (magnitude * (1.0 - above_share))[:, None])
+        return per_bin.scatter_add_(1, ((below + 1) % self.bins)[:, None], (magnitude * above_share)[:, None])
