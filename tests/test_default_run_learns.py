@@ -27,7 +27,7 @@ def run_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("run") / "default"
     code, _, err = ssl_in_process("run", "--data", "digits", "--out", out, "--no-progress", "train.max_steps=150", "benchmark.linear.epochs=10")
     assert code == 0, err
-    assert "clusterfit stage 1: k-means of standardised hog+pixels" in err
+    assert "clusterfit stage 1: k-means of standardised hog+pixels (" in err and "interpolated orientations" in err
     return out
 
 
@@ -38,4 +38,4 @@ def test_plain_ssl_run_trains_clusterfit_and_beats_random_init(run_dir: Path) ->
     random_init = max(results["random_init"]["knn"]["top1"], results["random_init_initial_bn"]["knn"]["top1"])
     assert pretrained - random_init >= MARGIN, (pretrained, random_init)
     report = (run_dir / "report.md").read_text()
-    assert "| clusterfit | checkpoint=, num_clusters=0, features=hog+pixels, pixels_pca_dim=256," in report
+    assert "| clusterfit | checkpoint=, num_clusters=0, features=hog+pixels, interpolate_orientation=True, pixels_pca_dim=256," in report

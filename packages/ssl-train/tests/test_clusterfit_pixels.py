@@ -47,7 +47,7 @@ def test_pixels_average_pool_long_images_to_the_limit() -> None:
     assert torch.equal(Pixels()(small), small.flatten(1))
 
 
-@pytest.mark.parametrize("features", ["pixels", "hog+pixels"])
+@pytest.mark.parametrize("features", ["pixels", "hog+pixels", "hog+pixels clusterfit.interpolate_orientation=false"])
 def test_pixel_clusters_follow_the_classes_of_digits(tmp_path, features: str) -> None:
     """The pseudo-labels are k-means of real pixels (or gradient histograms and pixels): most
     images of a cluster share their true class (k-means of digits is far from chance, ~10 %), and
@@ -55,7 +55,7 @@ def test_pixel_clusters_follow_the_classes_of_digits(tmp_path, features: str) ->
     name = "clusterfit"
     base = [o for o in TINY[name] if not o.startswith("clusterfit.")]
     cfg = load_config(ssl_train.get_recipe(name).config_class(),
-                      base + ["train.epochs=1", "data.limit=320", "clusterfit.num_clusters=20", f"clusterfit.features={features}"])
+                      base + ["train.epochs=1", "data.limit=320", "clusterfit.num_clusters=20", *f"clusterfit.features={features}".split()])
     pretrain(name, cfg, tmp_path / "a", progress=False)
     pseudo = _pseudo_labels(tmp_path / "a")
     assert pseudo.shape == (1, 320)
