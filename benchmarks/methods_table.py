@@ -14,8 +14,9 @@ seed and architecture and shared by the recipes that use it. A recipe with a ``p
 (Jigsaw: chosen on held-out training images with ``recipe_validation.py --layers``) is probed on
 that layer, globally pooled, and compared with the random-init trunk's same layer; the table's
 "features" column says which. No hyper-parameter is chosen here: every recipe
-runs its documented defaults. ClusterFit clusters pixels (its default), or with
-``--clusterfit-from RECIPE`` the features of that recipe's checkpoint, trained first.
+runs its documented defaults. ClusterFit clusters its default hand-made features (gradient
+histograms + pixels, ``clusterfit.features``), or with ``--clusterfit-from RECIPE`` the features
+of that recipe's checkpoint, trained first.
 
 Writes ``benchmarks/results/methods_table.json`` and ``.md`` (``--out``), with the command,
 commit and machine. The full table takes hours on 2 CPU cores::
@@ -144,7 +145,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--minutes", type=float, default=10.0, help="pretraining budget per recipe")
     parser.add_argument("--recipes", nargs="*", default=None, help="default: every recipe")
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results/methods_table"), help="results stem (.json, .md)")
-    parser.add_argument("--clusterfit-from", default="pixels", help="pixels (the recipe's default), or the recipe whose checkpoint ClusterFit clusters (trained first)")
+    parser.add_argument("--clusterfit-from", default="features", help="features (the recipe's default: hand-made features, no checkpoint), or the recipe whose checkpoint ClusterFit clusters (trained first)")
     args = parser.parse_args(argv)
     names = args.recipes or ssl_train.list_recipes()
     unknown = [n for n in names if n not in ssl_train.list_recipes()]
@@ -160,7 +161,7 @@ def main(argv: list[str] | None = None) -> int:
         runs = Path(work) / "runs"  # checkpoints and per-run reports stay out of the repository
         for name in names:
             extra: list[str] = []
-            if name == "clusterfit" and args.clusterfit_from != "pixels":
+            if name == "clusterfit" and args.clusterfit_from != "features":
                 extra = [f"clusterfit.checkpoint={runs / args.clusterfit_from / 'checkpoints' / 'final.pt'}"]
             print(f"methods_table: {name} ({args.minutes} min budget)", file=sys.stderr, flush=True)
             try:
