@@ -74,7 +74,7 @@ def benchmark_pretrained(
     Besides the probes, results.json gets ``pixel_baselines`` (the same kNN on raw and on
     standardised pixels), ``verdict`` (signed differences of kNN top-1), ``linear_confusion``
     and ``environment`` (package versions, git commit, seed); floats are rounded to two decimals
-    (two significant digits below 0.01).
+    (two significant digits below 0.1).
     """
     import ssl_evaluation
 
@@ -128,12 +128,13 @@ def benchmark_pretrained(
 
 
 def round_numbers(tree: Any) -> Any:
-    """Floats rounded to two decimals (two significant digits when smaller than 0.01, so that a
-    learning rate of 1e-4 stays readable); containers are rebuilt, other values kept."""
+    """Floats rounded to two decimals (two significant digits when smaller than 0.1, so that a
+    learning rate of 0.096 or 1e-4 stays readable: the report plots the per-epoch lr from these);
+    containers are rebuilt, other values kept."""
     if isinstance(tree, float):
         if tree != tree or tree in (float("inf"), float("-inf")) or tree == 0.0:
             return tree
-        return round(tree, 2) if abs(tree) >= 0.01 else float(f"{tree:.2g}")
+        return round(tree, 2) if abs(tree) >= 0.1 else float(f"{tree:.2g}")
     if isinstance(tree, Mapping):
         return {k: round_numbers(v) for k, v in tree.items()}
     if isinstance(tree, (list, tuple)):
