@@ -11,7 +11,11 @@ import time
 import pytest
 import torch
 
+from ssl_train import get_recipe, load_config, pretrain
+from ssl_train.hooks import Hook
 from ssl_train.runtime import busy_cores_elsewhere, resolve_threads
+
+from .conftest import TINY
 
 SPIN = "import time\nend = time.monotonic() + 60\nwhile time.monotonic() < end:\n    pass\n"
 
@@ -38,3 +42,28 @@ def test_set_and_per_rank_counts_do_not_read_the_load() -> None:
     assert resolve_threads(3, 1) == (3, "set")
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
     assert resolve_threads(0, 2) == (max(1, cores // 2), "auto: the cores shared by 2 ranks on this host")
+
+
+
+class ThreadsDuringSteps(Hook):
+    def __init__(self) -> None:
+        self.counts: list[int] = []
+
+    def on_step_end(self, run, metrics) -> None:
+        self.counts.append(torch.get_num_threads())
+
+
+def test_a_run_gives_the_callers_thread_count_back(tmp_path) -> None:
+    """A run sets torch's process-wide count (here 1, ``train.threads=1``); afterwards the caller's
+    count is back, so that a second run in the same process (a benchmark looping over recipes)
+    resolves its own count from torch's default, not from the first run's choice."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(3)
+    try:
+        watch = ThreadsDuringSteps()
+        cfg = load_config(get_recipe("simclr").config_class(), TINY["simclr"] + ["train.threads=1", "train.max_steps=2"])
+        pretrain("simclr", cfg, tmp_path / "run", progress=False, hooks=[watch])
+        assert watch.counts == [1, 1]
+        assert torch.get_num_threads() == 3
+    finally:
+        torch.set_num_threads(before)

@@ -182,7 +182,8 @@ def pretrain(
         hooks: further hooks (rank 0), called after the built-in ones.
 
     Returns:
-        A :class:`PretrainResult` with the trained trunk (eval mode, on the CPU).
+        A :class:`PretrainResult` with the trained trunk (eval mode, on the CPU). torch's thread
+        count is the caller's again (the run sets its own, ``train.threads``).
 
     Raises:
         ConfigError: bad values, unknown device, a trunk that cannot take the recipe's crops or
@@ -202,11 +203,15 @@ def pretrain(
         raise ConfigError(f"--resume: no checkpoint to resume in {last}")
     device_type = "cuda" if cfg.train.device.startswith("cuda") or (cfg.train.device == "auto" and torch.cuda.is_available()) else "cpu"
     info = init_distributed(cfg.train.parallel, device_type)
+    # the run sets torch's process-wide thread count; the next run in this process (a notebook, a
+    # benchmark looping over recipes) must start from the caller's count, not from this run's choice
+    threads_before = torch.get_num_threads()
     try:
         with precision_default_dtype(cfg.train.precision):  # fp64: tensors made without a dtype are float64
             return _run(spec, cfg, out, resume, progress, hooks, info)
     finally:
         shutdown_distributed(info)
+        torch.set_num_threads(threads_before)
 
 
 def _run(spec: Recipe, cfg: Any, out: Path, resume: bool | str, progress: bool, hooks: Sequence[Hook], info: DistInfo) -> PretrainResult:
