@@ -10,9 +10,9 @@ Stage 1 (``on_epoch_start`` of the first epoch): the trunk of ``clusterfit.check
 checkpoint: ``ssl pretrain``'s ``final.pt``, or one converted with ``ssl convert``) embeds every
 training image (pooled features, no augmentation, ``EpochContext.features``); without a checkpoint
 (the default) the features are hand-made ones (``clusterfit.features``): by default histograms of
-oriented gradients of the grey image (orientations interpolated between bins) beside its pixels (``ssl_train.recipes.gradient_histograms``,
-``pixel_features``), standardised and PCA-reduced to ``clusterfit.pixels_pca_dim`` dimensions; no
-label and no model is involved. Spherical k-means
+oriented gradients of the grey image, orientations interpolated between bins, beside its pixels
+(``ssl_train.recipes.gradient_histograms``, ``pixel_features``), standardised and PCA-reduced to
+``clusterfit.pixels_pca_dim`` dimensions; no label and no model is involved. Spherical k-means
 (``ssl_losses.DeepClusterV2Loss``'s distributed k-means on L2-normalised features) turns them into
 ``clusterfit.num_clusters`` pseudo-labels. They are a buffer of the method, so a resumed run keeps
 them. Stage 2: a fresh trunk + linear classifier learns the pseudo-labels with cross entropy
