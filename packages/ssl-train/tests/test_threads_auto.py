@@ -44,7 +44,6 @@ def test_set_and_per_rank_counts_do_not_read_the_load() -> None:
     assert resolve_threads(0, 2) == (max(1, cores // 2), "auto: the cores shared by 2 ranks on this host")
 
 
-
 class ThreadsDuringSteps(Hook):
     def __init__(self) -> None:
         self.counts: list[int] = []
@@ -62,8 +61,8 @@ def test_a_run_gives_the_callers_thread_count_back(tmp_path) -> None:
     try:
         watch = ThreadsDuringSteps()
         cfg = load_config(get_recipe("simclr").config_class(), TINY["simclr"] + ["train.threads=1", "train.max_steps=2"])
-        pretrain("simclr", cfg, tmp_path / "run", progress=False, hooks=[watch])
-        assert watch.counts == [1, 1]
+        result = pretrain("simclr", cfg, tmp_path / "run", progress=False, hooks=[watch])
+        assert watch.counts == [1, 1] and result.threads == 1
         assert torch.get_num_threads() == 3
     finally:
         torch.set_num_threads(before)

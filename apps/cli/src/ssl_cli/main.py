@@ -93,6 +93,7 @@ def run(
     import time
 
     import ssl_train
+    import torch
     from ssl_evaluation import suites
 
     from ssl_cli.progress_bar import progress_bar
@@ -107,6 +108,7 @@ def run(
     check_out_dir(out, resume, overwrite)
     result = ssl_train.pretrain(recipe, cfg, out, resume=resume, progress=progress)
     typer.echo(f"pretrained in {result.minutes:.1f} min; benchmarking the trunk", err=True)
+    torch.set_num_threads(result.threads)  # the probes share the machine as the run did (train.threads, busy cores)
     size = suites.resolve_image_size(suite.extraction.image_size, cfg.data.image_size)
     # a recipe whose last stage is specialised by its pretext task (jigsaw) is probed, like its
     # random-init baseline, on the layer it names (globally pooled)

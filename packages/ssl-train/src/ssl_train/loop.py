@@ -79,6 +79,9 @@ class PretrainResult:
     epoch_log: list[dict[str, float]] | None = None
     """Per epoch: mean loss and the schedules' values (lr, weight decay, ...) at its end."""
     invalid_images: int = 0
+    threads: int = 0
+    """torch intra-op threads the run trained with (``pretrain`` gives the caller's count back on
+    return; ``ssl run`` benchmarks with this one)."""
 
 
 def _check_config(cfg: Any) -> None:
@@ -484,4 +487,5 @@ def _train(
         data_description=data.description, precision=precision,
         images_per_second=state.step * global_batch / max(state.elapsed_seconds, 1e-9),
         monitor_history=list(state.monitor_history), invalid_images=data.num_invalid, epoch_log=list(state.epoch_log),
+        threads=choices.threads,
     )  # fmt: skip
